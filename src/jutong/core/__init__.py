@@ -1,0 +1,1 @@
+"""Platform core: settings, database, errors, auth primitives, audit log. Depends on nothing else in jutong."""

@@ -1,0 +1,271 @@
+"""Regions, departments, users and API keys (账号与组织机构)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from jutong.core import audit
+from jutong.core.auth import Principal, Role, require_role
+from jutong.core.db import utcnow
+from jutong.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from jutong.core.security import (
+    hash_api_key,
+    hash_password,
+    new_api_key,
+    parse_api_key_id,
+    tokens_match,
+    verify_password,
+)
+from jutong.registry.models import ApiKey, Department, Region, RegionLevel, User
+
+_REGION_CODE = re.compile(r"^\d{6}$")
+MIN_PASSWORD_LENGTH = 8
+
+
+def region_level_of(code: str) -> RegionLevel:
+    """GB/T 2260: xx0000 province, xxxx00 prefecture, otherwise county."""
+    if code.endswith("0000"):
+        return RegionLevel.province
+    if code.endswith("00"):
+        return RegionLevel.city
+    return RegionLevel.county
+
+
+def upsert_region(session: Session, code: str, name: str, parent_code: str | None = None) -> Region:
+    if not _REGION_CODE.match(code):
+        raise ValidationFailed(f"行政区划代码“{code}”应为 6 位数字（GB/T 2260）", code="region_code_invalid")
+    parent = get_region(session, parent_code) if parent_code else None
+    region = session.scalar(select(Region).where(Region.code == code))
+    if region is None:
+        region = Region(code=code, name=name, level=region_level_of(code).value, parent_id=parent.id if parent else None)
+        session.add(region)
+    else:
+        region.name = name
+        region.parent_id = parent.id if parent else None
+    session.flush()
+    return region
+
+
+def get_region(session: Session, code: str) -> Region:
+    region = session.scalar(select(Region).where(Region.code == code))
+    if region is None:
+        raise NotFound(f"行政区划“{code}”不存在", code="region_not_found")
+    return region
+
+
+def list_regions(session: Session) -> list[Region]:
+    return list(session.scalars(select(Region).order_by(Region.code)))
+
+
+def upsert_department(
+    session: Session, code: str, name: str, region_code: str, credit_code: str | None = None
+) -> Department:
+    region = get_region(session, region_code)
+    department = session.scalar(select(Department).where(Department.code == code))
+    if department is None:
+        department = Department(code=code, name=name, region_id=region.id, credit_code=credit_code)
+        session.add(department)
+    else:
+        department.name, department.region_id, department.credit_code = name, region.id, credit_code
+    session.flush()
+    return department
+
+
+def list_departments(session: Session) -> list[Department]:
+    return list(session.scalars(select(Department).order_by(Department.code)))
+
+
+def get_department(session: Session, department_id: int) -> Department:
+    department = session.get(Department, department_id)
+    if department is None:
+        raise NotFound(f"部门 #{department_id} 不存在", code="department_not_found")
+    return department
+
+
+def find_department(session: Session, name_or_code: str) -> Department | None:
+    """Departments are named in files by their name or their code."""
+    text = name_or_code.strip()
+    return session.scalar(select(Department).where((Department.name == text) | (Department.code == text)))
+
+
+def departments_by_name(session: Session) -> dict[str, Department]:
+    out: dict[str, Department] = {}
+    for department in list_departments(session):
+        out[department.name] = department
+        out[department.code] = department
+    return out
+
+
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    role: Role,
+    display_name: str | None = None,
+    department_code: str | None = None,
+    actor: Principal | None = None,
+) -> User:
+    username = username.strip()
+    if not re.fullmatch(r"[A-Za-z0-9_.\-]{2,64}", username):
+        raise ValidationFailed("用户名须为 2-64 位字母、数字、下划线、点或连字符", code="username_invalid")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed(f"密码至少 {MIN_PASSWORD_LENGTH} 位", code="password_too_short")
+    if session.scalar(select(User).where(User.username == username)):
+        raise Conflict(f"用户名“{username}”已存在", code="username_taken")
+    department = None
+    if department_code:
+        department = find_department(session, department_code)
+        if department is None:
+            raise NotFound(f"部门“{department_code}”不存在", code="department_not_found")
+    if role in (Role.steward, Role.consumer) and department is None:
+        raise ValidationFailed("部门数据管理员和使用部门用户必须属于一个部门", code="department_required")
+    user = User(
+        username=username,
+        display_name=display_name or username,
+        password_hash=hash_password(password),
+        role=role.value,
+        department_id=department.id if department else None,
+    )
+    session.add(user)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "user.create",
+        summary=f"创建用户 {username}（{role.value}）",
+        object_type="user",
+        object_id=user.id,
+        detail={"username": username, "role": role.value, "department_id": user.department_id},
+    )
+    return user
+
+
+def get_user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"用户 #{user_id} 不存在", code="user_not_found")
+    return user
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.username)))
+
+
+def principal_for(user: User, *, via: str, ip: str | None = None, api_key_id: int | None = None) -> Principal:
+    return Principal(
+        user_id=user.id,
+        username=user.username,
+        role=Role(user.role),
+        department_id=user.department_id,
+        via=via,
+        api_key_id=api_key_id,
+        ip=ip,
+    )
+
+
+def sign_in(session: Session, username: str, password: str, *, ip: str | None) -> User | None:
+    """Check a password; every attempt, failed or not, is audited."""
+    user = session.scalar(select(User).where(User.username == username.strip()))
+    if user is None or not user.active or not verify_password(user.password_hash, password):
+        audit.record(
+            session,
+            None,
+            "auth.login_failed",
+            summary=f"登录失败：{username[:64]}",
+            outcome="failed",
+            actor_name=username[:100] or "anonymous",
+            ip=ip,
+            object_type="user",
+            object_id=user.id if user else None,
+        )
+        return None
+    user.last_login_at = utcnow()
+    audit.record(
+        session,
+        principal_for(user, via="session", ip=ip),
+        "auth.login",
+        summary=f"{user.username} 登录",
+        object_type="user",
+        object_id=user.id,
+    )
+    return user
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    key: ApiKey
+    token: str  # shown once, never stored
+
+
+def issue_api_key(session: Session, actor: Principal, name: str, *, for_user_id: int | None = None) -> IssuedKey:
+    """Users make keys for themselves; operators may make one for any user."""
+    owner_id = for_user_id if for_user_id is not None else actor.user_id
+    if owner_id is None:
+        raise ValidationFailed("需要指定密钥所属用户", code="api_key_owner_required")
+    if owner_id != actor.user_id:
+        require_role(actor, Role.operator, message="只能为自己创建 API 密钥")
+    owner = get_user(session, owner_id)
+    name = name.strip()
+    if not name:
+        raise ValidationFailed("请填写密钥名称（例如调用它的应用）", code="api_key_name_required")
+    token, key_id, key_hash = new_api_key()
+    key = ApiKey(user_id=owner.id, name=name[:100], key_id=key_id, key_hash=key_hash)
+    session.add(key)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "api_key.create",
+        summary=f"为 {owner.username} 创建 API 密钥“{key.name}”",
+        object_type="api_key",
+        object_id=key.id,
+        detail={"owner_id": owner.id, "key_id": key_id},
+    )
+    return IssuedKey(key, token)
+
+
+def list_api_keys(session: Session, actor: Principal) -> list[ApiKey]:
+    stmt = select(ApiKey).order_by(ApiKey.created_at.desc())
+    if actor.role != Role.operator:
+        stmt = stmt.where(ApiKey.user_id == actor.user_id)
+    return list(session.scalars(stmt))
+
+
+def revoke_api_key(session: Session, actor: Principal, api_key_id: int) -> ApiKey:
+    key = session.get(ApiKey, api_key_id)
+    if key is None:
+        raise NotFound(f"API 密钥 #{api_key_id} 不存在", code="api_key_not_found")
+    if key.user_id != actor.user_id and actor.role != Role.operator:
+        raise Forbidden("只能吊销自己的 API 密钥", code="api_key_forbidden")
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        audit.record(
+            session,
+            actor,
+            "api_key.revoke",
+            summary=f"吊销 API 密钥“{key.name}”",
+            object_type="api_key",
+            object_id=key.id,
+        )
+    session.flush()
+    return key
+
+
+def resolve_api_key(session: Session, token: str) -> tuple[User, ApiKey] | None:
+    """The user behind a live key, or None for unknown, wrong or revoked keys."""
+    key_id = parse_api_key_id(token)
+    if key_id is None:
+        return None
+    key = session.scalar(select(ApiKey).where(ApiKey.key_id == key_id))
+    if key is None or key.revoked_at is not None or not tokens_match(key.key_hash, hash_api_key(token)):
+        return None
+    user = session.get(User, key.user_id)
+    if user is None or not user.active:
+        return None
+    key.last_used_at = utcnow()
+    return user, key

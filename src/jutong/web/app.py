@@ -1,0 +1,150 @@
+"""The application factory: routers, middleware, error handling, static files, background sealing."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
+
+from jutong import __version__
+from jutong.core import audit, db
+from jutong.core.config import get_settings
+from jutong.core.errors import AppError, NotAuthenticated
+from jutong.web import pages
+
+log = logging.getLogger("jutong")
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+_HTTP_MESSAGES = {
+    404: ("not_found", "请求的地址不存在"),
+    405: ("method_not_allowed", "不支持该请求方法"),
+    413: ("payload_too_large", "上传内容过大"),
+}
+
+
+def _wants_html(request: Request) -> bool:
+    return not request.url.path.startswith(("/api/", "/healthz")) and "text/html" in request.headers.get(
+        "accept", "text/html"
+    )
+
+
+def _error_response(request: Request, status: int, code: str, message: str, detail: Any = None) -> Response:
+    if _wants_html(request):
+        if status == 401:
+            return pages.redirect(f"/login?next={request.url.path}")
+        principal = getattr(request.state, "principal", None)
+        return pages.render(
+            request,
+            "error.html",
+            {"status_code": status, "code": code, "message": message, "detail": detail},
+            principal=principal,
+            status_code=status,
+        )
+    return JSONResponse({"code": code, "message": message, "detail": detail}, status_code=status)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def app_error(request: Request, exc: AppError) -> Response:
+        return _error_response(request, exc.status_code, exc.code, exc.message, exc.detail)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        problems = [
+            {"where": ".".join(str(p) for p in err.get("loc", ())), "problem": err.get("msg", ""), "type": err.get("type")}
+            for err in exc.errors()
+        ]
+        where = "、".join(p["where"] for p in problems[:5])
+        return _error_response(request, 422, "request_invalid", f"请求参数不正确：{where}", problems)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        code, message = _HTTP_MESSAGES.get(exc.status_code, ("http_error", str(exc.detail)))
+        return _error_response(request, exc.status_code, code, message)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return _error_response(request, 500, "internal_error", "服务器内部错误，请稍后重试或联系平台管理员")
+
+
+class AuditSealer:
+    """Seals new audit events into the hash chain every few seconds while the server runs."""
+
+    def __init__(self, interval: float, batch_size: int) -> None:
+        self.interval, self.batch_size = interval, batch_size
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="audit-sealer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                with db.session_scope() as session:
+                    audit.seal_all(session, batch_size=self.batch_size)
+            except Exception:  # keep sealing on the next tick; the events stay unsealed, not lost
+                log.exception("audit sealing failed")
+
+
+def create_app(*, seal_audit: bool = True) -> FastAPI:
+    settings = get_settings()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        sealer = AuditSealer(settings.audit_seal_interval_seconds, settings.audit_seal_batch_size)
+        if seal_audit:
+            sealer.start()
+        yield
+        if seal_audit:
+            sealer.stop()
+
+    app = FastAPI(
+        title="聚通 jutong 政务数据共享交换平台 API",
+        version=__version__,
+        description="所有接口位于 /api/v1。程序使用 API 密钥：`Authorization: Bearer <密钥>`。"
+        "错误统一为 `{\"code\", \"message\", \"detail\"}`。",
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+        lifespan=lifespan,
+    )
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.resolved_secret_key(),
+        session_cookie="jutong_session",
+        max_age=settings.session_max_age_seconds,
+        same_site="lax",
+        https_only=settings.cookie_secure,
+    )
+    _install_error_handlers(app)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
+
+    from jutong.web.routes import include_routers
+
+    include_routers(app)
+
+    @app.get("/healthz", tags=["平台"], summary="健康检查")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return Response(status_code=204)
+
+    return app

@@ -1,0 +1,7 @@
+"""Audit log pages for auditors."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(include_in_schema=False)

@@ -1,0 +1,17 @@
+"""Every router of the platform, in one place, so a new one is never forgotten."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+
+def include_routers(app: FastAPI) -> None:
+    from jutong.registry import api as registry_api
+    from jutong.registry import views as registry_views
+    from jutong.web import audit_api, audit_views, views
+
+    app.include_router(views.router)
+    app.include_router(audit_views.router)
+    app.include_router(registry_views.router)
+    app.include_router(audit_api.router, prefix="/api/v1")
+    app.include_router(registry_api.router, prefix="/api/v1")
