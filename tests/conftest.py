@@ -33,33 +33,38 @@ def _worker() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
-def _postgres_engine() -> Engine:
+def _postgres_engine() -> tuple[Engine, Engine]:
+    """A fresh database for this test process (several runs may share one server), and the admin engine."""
     base = make_url(os.environ.get("JUTONG_TEST_POSTGRES_URL", DEFAULT_PG_URL))
-    name = f"{base.database or 'test'}_jutong_{_worker()}"
+    name = f"{base.database or 'test'}_jutong_{_worker()}_{os.getpid()}"
     try:
         admin = create_engine(base, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             conn.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
     except Exception as exc:  # no server: required in CI, skipped with the reason elsewhere
         message = f"PostgreSQL 不可用（{base.render_as_string(hide_password=True)}）：{exc.__class__.__name__}: {exc}"
         if os.environ.get("CI"):
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
-    return make_engine(base.set(database=name).render_as_string(hide_password=False))
+    return make_engine(base.set(database=name).render_as_string(hide_password=False)), admin
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    admin: Engine | None = None
     if request.param == "sqlite":
         path: Path = tmp_path_factory.mktemp("db") / "jutong.db"
         eng = make_engine(f"sqlite:///{path}")
     else:
-        eng = _postgres_engine()
+        eng, admin = _postgres_engine()
     upgrade(eng)
     yield eng
     eng.dispose()
+    if admin is not None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{eng.url.database}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture
