@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from jutong.core.db import make_engine
 from jutong.core.config import get_settings
+from jutong.core.db import make_engine
 from jutong.models import metadata
 
 config = context.config

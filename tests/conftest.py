@@ -135,7 +135,9 @@ def org(session: Session) -> Org:
     civil = accounts.upsert_department(session, "MZ", "市民政局", "341000")
 
     def user(name: str, role: Role, dept: str | None = None) -> User:
-        return accounts.create_user(session, username=name, password=PASSWORD, role=role, department_code=dept)
+        return accounts.create_user(
+            session, username=name, password=PASSWORD, role=role, department_code=dept
+        )
 
     org = Org(
         police=police,
@@ -159,7 +161,8 @@ def login(client: TestClient, username: str, password: str = PASSWORD) -> str:
     token = _CSRF.search(page.text)
     assert token, "login page has no CSRF field"
     response = client.post(
-        "/login", data={"username": username, "password": password, "csrf_token": token.group(1)},
+        "/login",
+        data={"username": username, "password": password, "csrf_token": token.group(1)},
         follow_redirects=False,
     )
     assert response.status_code == 303, response.text

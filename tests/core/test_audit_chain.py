@@ -60,8 +60,14 @@ def test_insertion_into_sealed_history_is_found(session: Session) -> None:
     session.execute(update(AuditEvent).where(AuditEvent.id == events[3].id).values(seq=10_000))
     session.execute(update(AuditEvent).where(AuditEvent.id == events[2].id).values(seq=4))
     forged = AuditEvent(
-        occurred_at=events[2].occurred_at, actor_name="forger", via="api_key", action="x", outcome="success",
-        summary="伪造", seq=3, chain_hash=events[2].chain_hash,
+        occurred_at=events[2].occurred_at,
+        actor_name="forger",
+        via="api_key",
+        action="x",
+        outcome="success",
+        summary="伪造",
+        seq=3,
+        chain_hash=events[2].chain_hash,
     )
     session.add(forged)
     session.flush()

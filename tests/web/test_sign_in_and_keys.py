@@ -26,7 +26,9 @@ def test_operator_signs_in_and_sees_the_navigation(client: TestClient, org: Org,
 def test_failed_sign_in_is_refused_and_audited(client: TestClient, org: Org, session: Session) -> None:
     page = client.get("/login")
     token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
-    response = client.post("/login", data={"username": "op", "password": "wrong-password", "csrf_token": token})
+    response = client.post(
+        "/login", data={"username": "op", "password": "wrong-password", "csrf_token": token}
+    )
     assert response.status_code == 401
     assert "用户名或密码不正确" in response.text
     assert ("auth.login_failed", "op", "failed") in _actions(session)
@@ -55,7 +57,9 @@ def test_api_errors_are_chinese_json(client: TestClient) -> None:
     assert missing.status_code == 404 and missing.json()["code"] == "not_found"
 
 
-def test_api_key_is_shown_once_stored_hashed_and_revocable(client: TestClient, org: Org, session: Session) -> None:
+def test_api_key_is_shown_once_stored_hashed_and_revocable(
+    client: TestClient, org: Org, session: Session
+) -> None:
     headers = api_headers(session, org.operator)
     created = client.post("/api/v1/api-keys", json={"name": "审批系统"}, headers=headers)
     assert created.status_code == 201
@@ -71,6 +75,7 @@ def test_api_key_is_shown_once_stored_hashed_and_revocable(client: TestClient, o
     assert revoked.status_code == 200 and revoked.json()["revoked_at"]
     after = client.get("/api/v1/me", headers=new_headers)
     assert after.status_code == 401 and after.json()["code"] == "api_key_invalid"
+    assert ("auth.api_key_failed", "anonymous", "failed") in _actions(session)
 
 
 def test_non_operator_cannot_list_users_and_the_refusal_is_audited(

@@ -11,7 +11,9 @@ from jutong.core import db
 from jutong.core.auth import CLI_PRINCIPAL, Role
 from jutong.core.errors import AppError
 
-app = typer.Typer(help="聚通 jutong：政务数据共享交换平台", no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="聚通 jutong：政务数据共享交换平台", no_args_is_help=True, pretty_exceptions_enable=False
+)
 db_app = typer.Typer(help="数据库", no_args_is_help=True)
 user_app = typer.Typer(help="用户", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -42,7 +44,9 @@ def db_upgrade() -> None:
 def user_create(
     username: str = typer.Argument(..., help="用户名"),
     role: Role = typer.Option(..., "--role", help="角色：operator/steward/auditor/consumer/developer"),
-    department: str | None = typer.Option(None, "--department", help="部门名称或编码（部门管理员、使用部门必填）"),
+    department: str | None = typer.Option(
+        None, "--department", help="部门名称或编码（部门管理员、使用部门必填）"
+    ),
     display_name: str | None = typer.Option(None, "--name", help="显示名"),
     password: str | None = typer.Option(None, "--password", help="密码；不给则交互输入"),
 ) -> None:

@@ -41,7 +41,9 @@ def upsert_region(session: Session, code: str, name: str, parent_code: str | Non
     parent = get_region(session, parent_code) if parent_code else None
     region = session.scalar(select(Region).where(Region.code == code))
     if region is None:
-        region = Region(code=code, name=name, level=region_level_of(code).value, parent_id=parent.id if parent else None)
+        region = Region(
+            code=code, name=name, level=region_level_of(code).value, parent_id=parent.id if parent else None
+        )
         session.add(region)
     else:
         region.name = name
@@ -202,7 +204,9 @@ class IssuedKey:
     token: str  # shown once, never stored
 
 
-def issue_api_key(session: Session, actor: Principal, name: str, *, for_user_id: int | None = None) -> IssuedKey:
+def issue_api_key(
+    session: Session, actor: Principal, name: str, *, for_user_id: int | None = None
+) -> IssuedKey:
     """Users make keys for themselves; operators may make one for any user."""
     owner_id = for_user_id if for_user_id is not None else actor.user_id
     if owner_id is None:

@@ -50,7 +50,9 @@ def users(session: DbSession, principal: Operator) -> list[UserOut]:
     return [UserOut.model_validate(u) for u in accounts.list_users(session)]
 
 
-@router.post("/users", response_model=UserOut, status_code=201, tags=["账号"], summary="创建用户（平台管理员）")
+@router.post(
+    "/users", response_model=UserOut, status_code=201, tags=["账号"], summary="创建用户（平台管理员）"
+)
 def create_user(body: UserCreate, session: DbSession, principal: Operator) -> UserOut:
     user = accounts.create_user(
         session,
@@ -69,12 +71,18 @@ def api_keys(session: DbSession, principal: CurrentPrincipal) -> list[ApiKeyOut]
     return [ApiKeyOut.model_validate(k) for k in accounts.list_api_keys(session, principal)]
 
 
-@router.post("/api-keys", response_model=ApiKeyIssued, status_code=201, tags=["账号"], summary="创建 API 密钥")
+@router.post(
+    "/api-keys", response_model=ApiKeyIssued, status_code=201, tags=["账号"], summary="创建 API 密钥"
+)
 def create_api_key(body: ApiKeyCreate, session: DbSession, principal: CurrentPrincipal) -> ApiKeyIssued:
     issued = accounts.issue_api_key(session, principal, body.name, for_user_id=body.user_id)
-    return ApiKeyIssued.model_validate({**ApiKeyOut.model_validate(issued.key).model_dump(), "token": issued.token})
+    return ApiKeyIssued.model_validate(
+        {**ApiKeyOut.model_validate(issued.key).model_dump(), "token": issued.token}
+    )
 
 
-@router.post("/api-keys/{api_key_id}/revoke", response_model=ApiKeyOut, tags=["账号"], summary="吊销 API 密钥")
+@router.post(
+    "/api-keys/{api_key_id}/revoke", response_model=ApiKeyOut, tags=["账号"], summary="吊销 API 密钥"
+)
 def revoke_api_key(api_key_id: int, session: DbSession, principal: CurrentPrincipal) -> ApiKeyOut:
     return ApiKeyOut.model_validate(accounts.revoke_api_key(session, principal, api_key_id))

@@ -282,7 +282,9 @@ class SystemUsage(Base):
     __table_args__ = (UniqueConstraint("system_id", "month"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    system_id: Mapped[int] = mapped_column(ForeignKey("information_system.id", ondelete="CASCADE"), index=True)
+    system_id: Mapped[int] = mapped_column(
+        ForeignKey("information_system.id", ondelete="CASCADE"), index=True
+    )
     month: Mapped[str] = mapped_column(String(7))  # YYYY-MM
     active_users: Mapped[int] = mapped_column(Integer, default=0)
     transactions: Mapped[int] = mapped_column(Integer, default=0)

@@ -13,14 +13,15 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from jutong import __version__
 from jutong.core import audit, db
 from jutong.core.config import get_settings
-from jutong.core.errors import AppError, NotAuthenticated
-from jutong.web import pages
+from jutong.core.errors import AppError, Forbidden, NotAuthenticated
+from jutong.web import deps, pages
 
 log = logging.getLogger("jutong")
 
@@ -54,15 +55,50 @@ def _error_response(request: Request, status: int, code: str, message: str, deta
     return JSONResponse({"code": code, "message": message, "detail": detail}, status_code=status)
 
 
+def _audit_refusal(request: Request, exc: AppError) -> None:
+    """Undo the request's changes but keep a record that it was refused (or that a key was bad)."""
+    uow = deps.unit_of_work(request)
+    uow.session.rollback()
+    principal = getattr(request.state, "principal", None)
+    if isinstance(exc, NotAuthenticated):
+        action, outcome, summary = "auth.api_key_failed", "failed", "API 密钥无效或已吊销"
+    else:
+        action, outcome, summary = (
+            "access.denied",
+            "denied",
+            f"拒绝 {request.method} {request.url.path}：{exc.message}",
+        )
+    audit.record(
+        uow.session,
+        principal,
+        action,
+        summary=summary,
+        outcome=outcome,
+        object_type="route",
+        object_id=request.url.path[:64],
+        detail={"method": request.method, "path": request.url.path, "code": exc.code},
+        ip=deps.client_ip(request),
+    )
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def app_error(request: Request, exc: AppError) -> Response:
+        if isinstance(exc, Forbidden) or exc.code == "api_key_invalid":
+            await run_in_threadpool(_audit_refusal, request, exc)
+        else:
+            deps.unit_of_work(request).failed = True
         return _error_response(request, exc.status_code, exc.code, exc.message, exc.detail)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        deps.unit_of_work(request).failed = True
         problems = [
-            {"where": ".".join(str(p) for p in err.get("loc", ())), "problem": err.get("msg", ""), "type": err.get("type")}
+            {
+                "where": ".".join(str(p) for p in err.get("loc", ())),
+                "problem": err.get("msg", ""),
+                "type": err.get("type"),
+            }
             for err in exc.errors()
         ]
         where = "、".join(p["where"] for p in problems[:5])
@@ -70,6 +106,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        deps.unit_of_work(request).failed = True
         code, message = _HTTP_MESSAGES.get(exc.status_code, ("http_error", str(exc.detail)))
         return _error_response(request, exc.status_code, code, message)
 
@@ -119,7 +156,7 @@ def create_app(*, seal_audit: bool = True) -> FastAPI:
         title="聚通 jutong 政务数据共享交换平台 API",
         version=__version__,
         description="所有接口位于 /api/v1。程序使用 API 密钥：`Authorization: Bearer <密钥>`。"
-        "错误统一为 `{\"code\", \"message\", \"detail\"}`。",
+        '错误统一为 `{"code", "message", "detail"}`。',
         docs_url="/docs",
         openapi_url="/openapi.json",
         lifespan=lifespan,
@@ -132,6 +169,8 @@ def create_app(*, seal_audit: bool = True) -> FastAPI:
         same_site="lax",
         https_only=settings.cookie_secure,
     )
+    # added last, so it runs outside the session middleware and inside the server-error handler
+    app.add_middleware(deps.UnitOfWorkMiddleware)
     _install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
 

@@ -1,22 +1,26 @@
 """Request dependencies shared by every router: the unit of work and the acting principal.
 
-The unit of work commits before the response is sent, so every audit event added during the
-request is stored before anyone sees the answer. A request refused for lack of rights rolls
-back its changes but still stores the refusal in the audit log.
+Each HTTP request has one unit of work (``UnitOfWork``), opened on first use and committed by
+``UnitOfWorkMiddleware`` just before the response starts, so every audit event written during the
+request is stored before anyone sees the answer, and a failed commit becomes an error response
+instead of a silent loss. (FastAPI runs the exit code of ``yield`` dependencies only after the
+response is sent, too late for that promise.) A request refused for lack of rights rolls back its
+changes but still stores the refusal in the audit log (see ``web.app``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Annotated
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
-from jutong.core import audit, db
+from jutong.core import db
 from jutong.core.auth import Principal, Role, require_role
-from jutong.core.errors import AppError, Forbidden, NotAuthenticated
-from jutong.core.security import tokens_match
+from jutong.core.errors import Forbidden, NotAuthenticated
+from jutong.core.security import new_csrf_token, tokens_match
 from jutong.registry import accounts
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -26,42 +30,78 @@ CSRF_HEADER = "x-csrf-token"
 # Tests replace this to run each request inside their rolled-back transaction.
 session_factory: Callable[[], Session] = db.new_session
 
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+class UnitOfWork:
+    """One request's database session; committed unless the request failed."""
+
+    def __init__(self) -> None:
+        self._session: Session | None = None
+        self.failed = False
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            self._session = session_factory()
+        return self._session
+
+    @property
+    def opened(self) -> bool:
+        return self._session is not None
+
+    def finish(self) -> None:
+        if self._session is None:
+            return
+        if self.failed:
+            self._session.rollback()
+        else:
+            self._session.commit()
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()  # rolls back whatever was not committed
+            self._session = None
+
+
+class UnitOfWorkMiddleware:
+    """Commits the request's unit of work before the first byte of the response is sent."""
+
+    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        uow = UnitOfWork()
+        scope.setdefault("state", {})["uow"] = uow
+
+        async def send_after_commit(message: Message) -> None:
+            if message["type"] == "http.response.start" and uow.opened:
+                await run_in_threadpool(uow.finish)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_after_commit)
+        finally:
+            await run_in_threadpool(uow.close)
+
 
 def client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-def get_db(request: Request) -> Iterator[Session]:
-    session = session_factory()
-    request.state.db = session
-    try:
-        yield session
-        session.commit()
-    except Forbidden as exc:
-        session.rollback()
-        _record_refusal(session, request, exc)
-        raise
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
+def unit_of_work(request: Request) -> UnitOfWork:
+    uow: UnitOfWork = request.state.uow
+    return uow
 
 
-def _record_refusal(session: Session, request: Request, exc: AppError) -> None:
-    principal: Principal | None = getattr(request.state, "principal", None)
-    audit.record(
-        session,
-        principal,
-        "access.denied",
-        summary=f"拒绝 {request.method} {request.url.path}：{exc.message}",
-        outcome="denied",
-        object_type="route",
-        object_id=request.url.path[:64],
-        detail={"method": request.method, "path": request.url.path, "code": exc.code},
-        ip=client_ip(request),
-    )
-    session.commit()
+def get_db(request: Request) -> Session:
+    return unit_of_work(request).session
 
 
 DbSession = Annotated[Session, Depends(get_db)]
@@ -88,11 +128,11 @@ async def optional_principal(request: Request, session: DbSession) -> Principal 
         user_id = request.session.get("user_id")
         if user_id is None:
             return None
-        user = session.get(accounts.User, user_id)
-        if user is None or not user.active:
+        session_user = session.get(accounts.User, user_id)
+        if session_user is None or not session_user.active:
             request.session.clear()
             return None
-        principal = accounts.principal_for(user, via="session", ip=ip)
+        principal = accounts.principal_for(session_user, via="session", ip=ip)
     request.state.principal = principal  # known before any refusal, so the audit names who was refused
     if principal.via == "session" and request.method not in SAFE_METHODS:
         await check_csrf(request)
@@ -112,8 +152,6 @@ OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
 def csrf_token(request: Request) -> str:
     token = request.session.get("csrf")
     if not token:
-        from jutong.core.security import new_csrf_token
-
         token = new_csrf_token()
         request.session["csrf"] = token
     return str(token)

@@ -40,7 +40,10 @@ def login(
 ) -> Response:
     if not tokens_match(request.session.get("csrf"), csrf_token):
         return render(
-            request, "login.html", {"error": "页面已过期，请重新输入后登录", "username": username}, status_code=403
+            request,
+            "login.html",
+            {"error": "页面已过期，请重新输入后登录", "username": username},
+            status_code=403,
         )
     user = accounts.sign_in(session, username, password, ip=client_ip(request))
     if user is None:
@@ -65,15 +68,22 @@ def logout(request: Request, principal: CurrentPrincipal) -> Response:
 def home(request: Request, session: DbSession, principal: OptionalPrincipal) -> Response:
     if principal is None:
         return redirect("/login")
-    department = accounts.get_department(session, principal.department_id) if principal.department_id else None
+    department = (
+        accounts.get_department(session, principal.department_id) if principal.department_id else None
+    )
     return render(request, "home.html", {"department": department}, principal=principal)
 
 
-def _keys_page(request: Request, session: DbSession, principal: CurrentPrincipal, new_token: str | None) -> Response:
+def _keys_page(
+    request: Request, session: DbSession, principal: CurrentPrincipal, new_token: str | None
+) -> Response:
     keys = accounts.list_api_keys(session, principal)
     owners = {u.id: u.username for u in accounts.list_users(session)}
     return render(
-        request, "account/keys.html", {"keys": keys, "owners": owners, "new_token": new_token}, principal=principal
+        request,
+        "account/keys.html",
+        {"keys": keys, "owners": owners, "new_token": new_token},
+        principal=principal,
     )
 
 

@@ -1,0 +1,69 @@
+"""A request's changes and their audit events are committed before the response starts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import anyio
+from fastapi import FastAPI
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from jutong.core import audit
+from jutong.core.audit import AuditEvent
+from jutong.core.db import make_engine
+from jutong.core.migrate import upgrade
+from jutong.web import deps
+from jutong.web.deps import DbSession
+
+
+def _run(app: Any, path: str, engine: Any) -> tuple[int, int]:
+    """Call the ASGI app; when the response starts, count the audit events another connection sees."""
+    seen: dict[str, int] = {}
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            seen["status"] = message["status"]
+            with Session(engine) as other:
+                seen["events"] = other.scalar(select(func.count()).select_from(AuditEvent)) or 0
+
+    scope = {"type": "http", "method": "GET", "path": path, "headers": [], "query_string": b"", "state": {}}
+    anyio.run(app, scope, receive, send)
+    return seen["status"], seen["events"]
+
+
+def test_commit_happens_before_the_response_starts_and_failures_roll_back(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'uow.db'}")
+    upgrade(engine)
+    inner = FastAPI()
+
+    @inner.get("/ok")
+    def ok(session: DbSession) -> dict[str, str]:
+        audit.record(session, None, "test.ok")
+        return {"ok": "yes"}
+
+    @inner.get("/boom")
+    def boom(session: DbSession) -> dict[str, str]:
+        audit.record(session, None, "test.boom")
+        raise ValueError("boom")
+
+    @inner.exception_handler(ValueError)
+    async def failed(request: Any, exc: ValueError) -> Any:
+        from fastapi.responses import JSONResponse
+
+        deps.unit_of_work(request).failed = True
+        return JSONResponse({"code": "x"}, status_code=500)
+
+    original = deps.session_factory
+    deps.session_factory = lambda: Session(engine, expire_on_commit=False)
+    try:
+        app = deps.UnitOfWorkMiddleware(inner)
+        assert _run(app, "/ok", engine) == (200, 1)
+        assert _run(app, "/boom", engine) == (500, 1)  # the failed request's event was rolled back
+    finally:
+        deps.session_factory = original
+        engine.dispose()
