@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -51,6 +51,21 @@ def test_commit_happens_before_the_response_starts_and_failures_roll_back(tmp_pa
         audit.record(session, None, "test.boom")
         raise ValueError("boom")
 
+    @inner.get("/shown-error")
+    def shown_error(session: DbSession) -> Any:
+        from fastapi.responses import JSONResponse
+
+        audit.record(session, None, "test.half-done")  # a page that shows its error keeps nothing
+        return JSONResponse({"code": "bad"}, status_code=422)
+
+    @inner.get("/kept-error")
+    def kept_error(request: Request, session: DbSession) -> Any:
+        from fastapi.responses import JSONResponse
+
+        audit.record(session, None, "test.failed-attempt")
+        deps.keep_on_error(request)
+        return JSONResponse({"code": "bad"}, status_code=401)
+
     @inner.exception_handler(ValueError)
     async def failed(request: Any, exc: ValueError) -> Any:
         from fastapi.responses import JSONResponse
@@ -64,6 +79,8 @@ def test_commit_happens_before_the_response_starts_and_failures_roll_back(tmp_pa
         app = deps.UnitOfWorkMiddleware(inner)
         assert _run(app, "/ok", engine) == (200, 1)
         assert _run(app, "/boom", engine) == (500, 1)  # the failed request's event was rolled back
+        assert _run(app, "/shown-error", engine) == (422, 1)
+        assert _run(app, "/kept-error", engine) == (401, 2)
     finally:
         deps.session_factory = original
         engine.dispose()

@@ -59,6 +59,7 @@ def _audit_refusal(request: Request, exc: AppError) -> None:
     """Undo the request's changes but keep a record that it was refused (or that a key was bad)."""
     uow = deps.unit_of_work(request)
     uow.session.rollback()
+    uow.keep_on_error = True
     principal = getattr(request.state, "principal", None)
     if isinstance(exc, NotAuthenticated):
         action, outcome, summary = "auth.api_key_failed", "failed", "API 密钥无效或已吊销"

@@ -37,11 +37,18 @@ Send = Callable[[Message], Awaitable[None]]
 
 
 class UnitOfWork:
-    """One request's database session; committed unless the request failed."""
+    """One request's database session.
+
+    Committed when the response is a success; rolled back when the request failed or the response
+    is an error (a page that catches an error and shows it must not leave half its work behind),
+    unless ``keep_on_error`` was set by code that deliberately records the failure (a refused
+    request, a failed sign-in).
+    """
 
     def __init__(self) -> None:
         self._session: Session | None = None
         self.failed = False
+        self.keep_on_error = False
 
     @property
     def session(self) -> Session:
@@ -53,10 +60,10 @@ class UnitOfWork:
     def opened(self) -> bool:
         return self._session is not None
 
-    def finish(self) -> None:
+    def finish(self, status: int) -> None:
         if self._session is None:
             return
-        if self.failed:
+        if self.failed or (status >= 400 and not self.keep_on_error):
             self._session.rollback()
         else:
             self._session.commit()
@@ -82,7 +89,7 @@ class UnitOfWorkMiddleware:
 
         async def send_after_commit(message: Message) -> None:
             if message["type"] == "http.response.start" and uow.opened:
-                await run_in_threadpool(uow.finish)
+                await run_in_threadpool(uow.finish, message["status"])
             await send(message)
 
         try:
@@ -98,6 +105,11 @@ def client_ip(request: Request) -> str | None:
 def unit_of_work(request: Request) -> UnitOfWork:
     uow: UnitOfWork = request.state.uow
     return uow
+
+
+def keep_on_error(request: Request) -> None:
+    """Store what this request wrote (its audit of the failure) even though it answers with an error."""
+    unit_of_work(request).keep_on_error = True
 
 
 def get_db(request: Request) -> Session:

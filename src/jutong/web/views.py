@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from jutong.core.security import tokens_match
 from jutong.registry import accounts
-from jutong.web.deps import CurrentPrincipal, DbSession, OptionalPrincipal, client_ip
+from jutong.web.deps import CurrentPrincipal, DbSession, OptionalPrincipal, client_ip, keep_on_error
 from jutong.web.pages import redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -47,6 +47,7 @@ def login(
         )
     user = accounts.sign_in(session, username, password, ip=client_ip(request))
     if user is None:
+        keep_on_error(request)  # the failed attempt stays in the audit log
         return render(
             request,
             "login.html",
