@@ -28,7 +28,7 @@ _ALL = frozenset(Role)
 NAV: list[NavItem] = [
     NavItem("首页", "/", _ALL),
     NavItem("系统普查", "/systems", frozenset({Role.operator, Role.steward, Role.auditor})),
-    NavItem("僵尸系统", "/zombies", frozenset({Role.operator, Role.auditor})),
+    NavItem("僵尸系统", "/zombies", frozenset({Role.operator, Role.steward, Role.auditor})),
     NavItem("整合清单", "/plans", frozenset({Role.operator, Role.steward, Role.auditor})),
     NavItem("经费备案", "/filings", frozenset({Role.operator, Role.steward, Role.auditor})),
     NavItem("普查统计", "/systems/stats", frozenset({Role.operator, Role.steward, Role.auditor})),
