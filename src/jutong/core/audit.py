@@ -5,7 +5,9 @@ answered before its event is stored. A sealer assigns each unsealed event the ne
 sequence number and chains it: ``h(n) = SM3(h(n-1) || canonical(event n))``, batch by
 batch. ``verify_chain`` replays the chain and names the first event that does not fit:
 an edited event breaks its own hash, a deleted one leaves a gap in the sequence, an
-inserted one breaks the hash where it was spliced in.
+inserted one breaks the hash where it was spliced in, or carries a sequence number no seal
+covers when appended after the last seal. (A forger who also rewrites the seal table can only be
+caught against a head hash kept elsewhere, e.g. printed by ``jutong audit verify``.)
 """
 
 from __future__ import annotations
@@ -199,9 +201,21 @@ def _sealed_in_order(session: Session) -> Iterator[AuditEvent]:
     yield from session.scalars(stmt.execution_options(yield_per=2000))
 
 
+def _gap(before: int | None, after: int, missing: int) -> str:
+    """Where sealed events are missing; when the ids around the gap leave room for exactly the
+    missing events, name them."""
+    if before is None:
+        return f"在事件 #{after} 之前"
+    where = f"在事件 #{before} 与 #{after} 之间"
+    if after - before - 1 == missing <= 5:
+        where += "，按编号推断为事件 " + "、".join(f"#{i}" for i in range(before + 1, after))
+    return where
+
+
 def verify_chain(session: Session) -> ChainReport:
     """Replay the sealed history; report the first event that breaks it."""
     seals = {s.last_seq: s for s in session.scalars(select(AuditSeal).order_by(AuditSeal.last_seq))}
+    last_sealed = max(seals) if seals else 0
     unsealed = session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.seq.is_(None)))
     head = GENESIS_HASH
     expected_seq = 1
@@ -213,13 +227,24 @@ def verify_chain(session: Session) -> ChainReport:
 
     for event in _sealed_in_order(session):
         assert event.seq is not None
+        if event.seq > last_sealed:
+            # a row carrying a sequence number no seal covers was written outside the sealer
+            return report(
+                ChainProblem(
+                    event_id=event.id,
+                    seq=event.seq,
+                    kind="inserted",
+                    message=f"事件 #{event.id} 的封存序号 {event.seq} 超出最后一个封存批次（至 {last_sealed}），"
+                    "是绕过封存程序插入的伪造记录",
+                )
+            )
         if event.seq != expected_seq:
             return report(
                 ChainProblem(
                     event_id=previous_event_id,
                     seq=expected_seq,
                     kind="deleted",
-                    message=f"封存序号 {expected_seq} 的事件缺失（在事件 #{previous_event_id} 之后），"
+                    message=f"封存序号 {expected_seq} 的事件缺失（{_gap(previous_event_id, event.id, event.seq - expected_seq)}），"
                     "已封存的历史被删除",
                 )
             )
@@ -248,7 +273,6 @@ def verify_chain(session: Session) -> ChainReport:
         previous_event_id = event.id
         expected_seq += 1
 
-    last_sealed = max(seals) if seals else 0
     if last_sealed >= expected_seq:
         return report(
             ChainProblem(

@@ -21,6 +21,7 @@ from jutong.core.security import (
     verify_password,
 )
 from jutong.registry.models import ApiKey, Department, Region, RegionLevel, User
+from jutong.standards.codes import is_valid_uscc
 
 _REGION_CODE = re.compile(r"^\d{6}$")
 MIN_PASSWORD_LENGTH = 8
@@ -74,6 +75,51 @@ def upsert_department(
     else:
         department.name, department.region_id, department.credit_code = name, region.id, credit_code
     session.flush()
+    return department
+
+
+def create_department(
+    session: Session,
+    actor: Principal,
+    *,
+    code: str,
+    name: str,
+    region_code: str,
+    credit_code: str | None = None,
+) -> Department:
+    """A new department (operators only); the credit code's check characters must be right."""
+    require_role(actor, Role.operator)
+    code, name = code.strip(), name.strip()
+    credit = (credit_code or "").strip().upper() or None
+    if not re.fullmatch(r"[A-Za-z0-9_.\-]{1,32}", code):
+        raise ValidationFailed(
+            "部门编码须为 1-32 位字母、数字、下划线、点或连字符", code="department_code_invalid"
+        )
+    if not name or len(name) > 100:
+        raise ValidationFailed("请填写部门名称（不超过 100 字）", code="department_name_invalid")
+    if credit is not None and not is_valid_uscc(credit):
+        raise ValidationFailed(
+            f"统一社会信用代码“{credit}”不正确：应为 18 位且校验位符合 GB 32100-2015，请对照营业执照或登记证书核对",
+            code="credit_code_invalid",
+            detail={"credit_code": credit},
+        )
+    if session.scalar(select(Department).where(Department.code == code)):
+        raise Conflict(f"部门编码“{code}”已被使用，请换一个编码", code="department_code_taken")
+    if session.scalar(select(Department).where(Department.name == name)):
+        raise Conflict(f"部门“{name}”已存在", code="department_name_taken")
+    region = get_region(session, region_code)
+    department = Department(code=code, name=name, region_id=region.id, credit_code=credit)
+    session.add(department)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "department.create",
+        summary=f"新增部门 {name}（{code}，{region.name}）",
+        object_type="department",
+        object_id=department.id,
+        detail={"code": code, "name": name, "region_code": region.code, "credit_code": credit},
+    )
     return department
 
 
@@ -156,6 +202,29 @@ def get_user(session: Session, user_id: int) -> User:
 
 def list_users(session: Session) -> list[User]:
     return list(session.scalars(select(User).order_by(User.username)))
+
+
+def set_user_active(session: Session, actor: Principal, user_id: int, *, active: bool) -> User:
+    """Deactivate (停用) or reactivate (启用) an account; a stopped user's sessions and keys stop working."""
+    require_role(actor, Role.operator)
+    user = get_user(session, user_id)
+    if not active and user.id == actor.user_id:
+        raise Forbidden(
+            "不能停用自己的账号；如确需停用，请由另一位平台管理员操作", code="user_self_deactivate"
+        )
+    if user.active != active:
+        user.active = active
+        audit.record(
+            session,
+            actor,
+            "user.activate" if active else "user.deactivate",
+            summary=f"{'启用' if active else '停用'}用户 {user.username}",
+            object_type="user",
+            object_id=user.id,
+            detail={"username": user.username, "active": active},
+        )
+    session.flush()
+    return user
 
 
 def principal_for(user: User, *, via: str, ip: str | None = None, api_key_id: int | None = None) -> Principal:

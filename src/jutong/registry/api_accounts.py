@@ -12,6 +12,7 @@ from jutong.registry.schemas import (
     ApiKeyCreate,
     ApiKeyIssued,
     ApiKeyOut,
+    DepartmentCreate,
     DepartmentOut,
     MeOut,
     RegionOut,
@@ -45,6 +46,25 @@ def departments(session: DbSession, principal: CurrentPrincipal) -> list[Departm
     return [DepartmentOut.model_validate(d) for d in accounts.list_departments(session)]
 
 
+@router.post(
+    "/departments",
+    response_model=DepartmentOut,
+    status_code=201,
+    tags=["组织机构"],
+    summary="新增部门（平台管理员）",
+)
+def create_department(body: DepartmentCreate, session: DbSession, principal: Operator) -> DepartmentOut:
+    department = accounts.create_department(
+        session,
+        principal,
+        code=body.code,
+        name=body.name,
+        region_code=body.region_code,
+        credit_code=body.credit_code,
+    )
+    return DepartmentOut.model_validate(department)
+
+
 @router.get("/users", response_model=list[UserOut], tags=["账号"], summary="用户列表（平台管理员）")
 def users(session: DbSession, principal: Operator) -> list[UserOut]:
     return [UserOut.model_validate(u) for u in accounts.list_users(session)]
@@ -64,6 +84,20 @@ def create_user(body: UserCreate, session: DbSession, principal: Operator) -> Us
         actor=principal,
     )
     return UserOut.model_validate(user)
+
+
+@router.post(
+    "/users/{user_id}/deactivate", response_model=UserOut, tags=["账号"], summary="停用用户（平台管理员）"
+)
+def deactivate_user(user_id: int, session: DbSession, principal: Operator) -> UserOut:
+    return UserOut.model_validate(accounts.set_user_active(session, principal, user_id, active=False))
+
+
+@router.post(
+    "/users/{user_id}/activate", response_model=UserOut, tags=["账号"], summary="启用用户（平台管理员）"
+)
+def activate_user(user_id: int, session: DbSession, principal: Operator) -> UserOut:
+    return UserOut.model_validate(accounts.set_user_active(session, principal, user_id, active=True))
 
 
 @router.get("/api-keys", response_model=list[ApiKeyOut], tags=["账号"], summary="API 密钥列表")

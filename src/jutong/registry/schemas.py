@@ -29,6 +29,13 @@ class DepartmentOut(BaseModel):
     region_id: int
 
 
+class DepartmentCreate(BaseModel):
+    code: str = Field(min_length=1, max_length=32, description="部门编码")
+    name: str = Field(min_length=1, max_length=100, description="部门名称")
+    region_code: str = Field(description="所属行政区划代码（GB/T 2260）")
+    credit_code: str | None = Field(default=None, description="统一社会信用代码（可选，校验位须正确）")
+
+
 class UserOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

@@ -1,0 +1,381 @@
+"""Who may call what: every route of the app has an explicit rule, and every rule is checked.
+
+The rule table below is the platform's access policy in one place. The route list comes from
+the running app, so a new endpoint without a rule fails ``test_every_route_has_a_rule`` with
+its name, and a rule for a route that no longer exists fails it too.
+
+For every role (anonymous, operator, steward, auditor, consumer) each ``/api/v1`` route is
+called with the role's API key and each page route with its signed-in session:
+allowed → neither 401 nor 403 (a 404 or 422 for a made-up object still counts as "let in"),
+refused → 401/403, or for pages the sign-in redirect (``/login?next=...``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from jutong.core import audit
+from jutong.registry import accounts
+from jutong.registry.models import Filing, InformationSystem, IntegrationTarget, User
+from tests.conftest import PASSWORD, Org, api_headers, login
+
+ANON, OP, ST, AU, CO = "anonymous", "operator", "steward", "auditor", "consumer"
+ST_ELSEWHERE = "steward_elsewhere"  # 市民政局's steward, facing 市公安局's objects
+WHO = (ANON, OP, ST, AU, CO, ST_ELSEWHERE)
+USERNAMES = {OP: "op", ST: "ga_steward", AU: "auditor", CO: "mz_consumer", ST_ELSEWHERE: "mz_steward"}
+
+EVERYONE = frozenset(WHO)
+SIGNED_IN = frozenset({OP, ST, AU, CO})
+OPERATOR = frozenset({OP})
+AUDIT = frozenset({OP, AU})  # the audit log: auditors read, operators read and seal
+CENSUS_READ = frozenset({OP, ST, AU})  # census, plans, filings: auditors read, consumers nothing
+CENSUS_WRITE = frozenset({OP, ST})  # stewards for their own department (the objects below are theirs)
+# zombie candidates: the operator decides, auditors read; stewards read their own department's
+# candidates to prepare their answer (registry/zombies.py), consumers nothing
+ZOMBIE_READ = frozenset({OP, ST, AU})
+
+
+@dataclass
+class Ctx:
+    """Objects the calls point at; all belong to the steward's department (市公安局)."""
+
+    org: Org
+    role: str
+    department_id: int
+    system_id: int
+    target_id: int
+    filing_id: int
+    event_id: int
+    victim_id: int  # whom the operator deactivates and reactivates
+    spare_key_id: int  # a key of the caller's own, to revoke
+
+
+Body = dict[str, Any] | list[Any] | Callable[[Ctx], Any] | None
+
+
+@dataclass(frozen=True)
+class Rule:
+    allowed: frozenset[str]
+    json: Body = None
+    form: Body = None
+    files: dict[str, tuple[str, bytes, str]] | None = None
+    fresh_session: bool = False  # signs in or out: runs on its own client
+    own_department: bool = False  # acts on 市公安局's objects: a steward of another department is refused
+    why: str = ""
+
+
+def rule(allowed: Iterable[str], **kwargs: Any) -> Rule:
+    return Rule(frozenset(allowed), **kwargs)
+
+
+def own(allowed: Iterable[str], **kwargs: Any) -> Rule:
+    """A rule for a route on one department's object: stewards only for their own department."""
+    return Rule(frozenset(allowed), own_department=True, **kwargs)
+
+
+def may(role: str, rule: Rule) -> bool:
+    if role == ST_ELSEWHERE:
+        return ST in rule.allowed and not rule.own_department
+    return role in rule.allowed
+
+
+CSV = {"file": ("census.csv", "系统名称,所属部门\n".encode(), "text/csv")}
+SYSTEM_FIELDS = {"usage_scope": "office", "funding_source": "government", "network": "extranet",
+                 "sharing_status": "shared", "status": "running"}  # fmt: skip
+
+
+def _system_json(c: Ctx) -> dict[str, Any]:
+    return {"name": "矩阵系统", "department_id": c.department_id, **SYSTEM_FIELDS}
+
+
+def _system_form(c: Ctx) -> dict[str, Any]:
+    return {"name": "矩阵页面系统", "department_id": str(c.department_id), **SYSTEM_FIELDS}
+
+
+def _filing(c: Ctx) -> dict[str, Any]:
+    return {"system_id": c.system_id, "kind": "construction", "fiscal_year": 2025, "amount": "12.5"}
+
+
+RULES: dict[str, Rule] = {
+    # platform and documentation
+    "GET /healthz": rule(EVERYONE),
+    "GET /favicon.ico": rule(EVERYONE),
+    "GET /openapi.json": rule(EVERYONE, why="接口文档公开，不含数据"),
+    "GET /docs": rule(EVERYONE),
+    "GET /docs/oauth2-redirect": rule(EVERYONE),
+    "GET /redoc": rule(EVERYONE),
+    # signing in, home, own keys
+    "GET /login": rule(EVERYONE),
+    "POST /login": rule(
+        EVERYONE,
+        fresh_session=True,
+        form=lambda c: {"username": USERNAMES.get(c.role, "mz_consumer"), "password": PASSWORD},
+    ),
+    "POST /logout": rule(SIGNED_IN, fresh_session=True),
+    "GET /": rule(EVERYONE, why="未登录时转到登录页，不显示任何数据"),
+    "GET /account/keys": rule(SIGNED_IN),
+    "POST /account/keys": rule(SIGNED_IN, form={"name": "矩阵页面密钥"}),
+    "POST /account/keys/{key_id}/revoke": rule(SIGNED_IN),
+    "GET /api/v1/me": rule(SIGNED_IN),
+    "GET /api/v1/api-keys": rule(SIGNED_IN),
+    "POST /api/v1/api-keys": rule(SIGNED_IN, json={"name": "矩阵密钥"}),
+    "POST /api/v1/api-keys/{api_key_id}/revoke": rule(SIGNED_IN),
+    # organisation and accounts
+    "GET /api/v1/regions": rule(SIGNED_IN),
+    "GET /api/v1/departments": rule(SIGNED_IN),
+    "POST /api/v1/departments": rule(
+        OPERATOR, json={"code": "MXA", "name": "矩阵接口局", "region_code": "341000"}
+    ),
+    "GET /api/v1/users": rule(OPERATOR),
+    "POST /api/v1/users": rule(
+        OPERATOR, json={"username": "matrix_api", "password": PASSWORD, "role": "auditor"}
+    ),
+    "POST /api/v1/users/{user_id}/deactivate": rule(OPERATOR),
+    "POST /api/v1/users/{user_id}/activate": rule(OPERATOR),
+    "GET /admin/users": rule(OPERATOR),
+    "POST /admin/users": rule(
+        OPERATOR, form={"username": "matrix_page", "password": PASSWORD, "role": "auditor"}
+    ),
+    "POST /admin/users/{user_id}/deactivate": rule(OPERATOR),
+    "POST /admin/users/{user_id}/activate": rule(OPERATOR),
+    "GET /admin/departments": rule(OPERATOR),
+    "POST /admin/departments": rule(
+        OPERATOR, form={"code": "MXB", "name": "矩阵页面局", "region_code": "341000"}
+    ),
+    # audit log
+    "GET /api/v1/audit/events": rule(AUDIT),
+    "GET /api/v1/audit/events/{event_id}": rule(AUDIT),
+    "GET /api/v1/audit/verify": rule(AUDIT),
+    "POST /api/v1/audit/seal": rule(OPERATOR),
+    "GET /audit": rule(AUDIT),
+    "GET /audit/chain": rule(AUDIT),
+    "POST /audit/seal": rule(OPERATOR),
+    "GET /audit/{event_id}": rule(AUDIT),
+    # system census
+    "GET /api/v1/systems": rule(CENSUS_READ),
+    "POST /api/v1/systems": own(CENSUS_WRITE, json=_system_json),
+    "GET /api/v1/systems/stats": rule(CENSUS_READ),
+    "GET /api/v1/systems/export": rule(CENSUS_READ),
+    "GET /api/v1/systems/template": rule(CENSUS_READ),
+    "POST /api/v1/systems/import": rule(CENSUS_WRITE, files=CSV),
+    "GET /api/v1/systems/{system_id}": own(CENSUS_READ),
+    "PATCH /api/v1/systems/{system_id}": own(CENSUS_WRITE, json={"description": "矩阵修改"}),
+    "GET /api/v1/systems/{system_id}/usage": own(CENSUS_READ),
+    "POST /api/v1/systems/{system_id}/usage": own(
+        CENSUS_WRITE, json=[{"month": "2025-01", "active_users": 3, "transactions": 10}]
+    ),
+    "GET /systems": rule(CENSUS_READ),
+    "POST /systems/import": rule(CENSUS_WRITE, files=CSV),
+    "GET /systems/new": rule(CENSUS_WRITE),
+    "POST /systems/new": rule(
+        CENSUS_WRITE, form=_system_form, why="部门数据管理员总是登记到本部门，表单里的部门不起作用"
+    ),
+    "GET /systems/stats": rule(CENSUS_READ),
+    "GET /systems/{system_id}": own(CENSUS_READ),
+    "GET /systems/{system_id}/edit": own(CENSUS_WRITE),
+    "POST /systems/{system_id}/edit": own(CENSUS_WRITE, form=_system_form),
+    "POST /systems/{system_id}/usage": own(
+        CENSUS_WRITE, form={"month": "2025-02", "active_users": "3", "transactions": "10"}
+    ),
+    # zombie systems
+    "GET /api/v1/zombies": rule(ZOMBIE_READ),
+    "GET /api/v1/zombies/thresholds": rule(ZOMBIE_READ),
+    "PUT /api/v1/zombies/thresholds": rule(OPERATOR, json={"idle_months": 3}),
+    "GET /api/v1/zombies/reviews": rule(ZOMBIE_READ),
+    "GET /api/v1/zombies/dismissed": rule(ZOMBIE_READ),
+    "POST /api/v1/zombies/{system_id}/confirm": rule(OPERATOR, json={"reason": "矩阵"}),
+    "POST /api/v1/zombies/{system_id}/dismiss": rule(OPERATOR, json={"reason": "矩阵"}),
+    "GET /zombies": rule(ZOMBIE_READ),
+    "GET /zombies/dismissed": rule(ZOMBIE_READ),
+    "POST /zombies/thresholds": rule(OPERATOR, form={"idle_months": "3"}),
+    "POST /zombies/{system_id}/confirm": rule(OPERATOR, form={"reason": "矩阵"}),
+    "POST /zombies/{system_id}/dismiss": rule(OPERATOR, form={"reason": "矩阵"}),
+    # integration plans
+    "GET /api/v1/plans": rule(CENSUS_READ),
+    "GET /api/v1/plans/{department_id}": own(CENSUS_READ),
+    "POST /api/v1/plans/{department_id}/targets": own(CENSUS_WRITE, json={"name": "矩阵接口大系统"}),
+    "POST /api/v1/systems/{system_id}/integration": own(
+        CENSUS_WRITE, json=lambda c: {"target_id": c.target_id, "state": "planned"}
+    ),
+    "GET /plans": rule(CENSUS_READ),
+    "GET /plans/{department_id}": own(CENSUS_READ),
+    "POST /plans/{department_id}/targets": own(CENSUS_WRITE, form={"name": "矩阵页面大系统"}),
+    "POST /plans/systems/{system_id}/integration": own(
+        CENSUS_WRITE,
+        form=lambda c: {
+            "department_id": str(c.department_id),
+            "state": "planned",
+            "target_id": str(c.target_id),
+        },
+    ),
+    # funding filings
+    "GET /api/v1/filings": rule(CENSUS_READ),
+    "POST /api/v1/filings": own(CENSUS_WRITE, json=_filing),
+    "POST /api/v1/filings/{filing_id}/review": rule(OPERATOR, json={"result": "approved", "note": "矩阵"}),
+    "GET /filings": rule(CENSUS_READ),
+    "POST /filings": own(CENSUS_WRITE, form=lambda c: {k: str(v) for k, v in _filing(c).items()}),
+    "POST /filings/{filing_id}/review": rule(OPERATOR, form={"result": "approved", "note": "矩阵"}),
+}
+
+PATH_PARAMS: dict[str, Callable[[Ctx], int]] = {
+    "user_id": lambda c: c.victim_id,
+    "api_key_id": lambda c: c.spare_key_id,
+    "key_id": lambda c: c.spare_key_id,
+    "event_id": lambda c: c.event_id,
+    "system_id": lambda c: c.system_id,
+    "department_id": lambda c: c.department_id,
+    "filing_id": lambda c: c.filing_id,
+}
+
+
+def app_routes(app: FastAPI) -> set[str]:
+    """``METHOD /path`` for every route the app answers (HEAD is GET's shadow)."""
+    try:  # FastAPI >= 0.13x keeps included routers nested in app.routes
+        from fastapi.routing import iter_route_contexts
+
+        pairs = [(c.path, c.methods) for c in iter_route_contexts(app.routes)]
+    except ImportError:
+        pairs = [(getattr(r, "path", None), getattr(r, "methods", None)) for r in app.routes]
+    return {f"{m} {path}" for path, methods in pairs if path and methods for m in methods if m != "HEAD"}
+
+
+def test_every_route_has_a_rule(app: FastAPI) -> None:
+    routes = app_routes(app)
+    missing = sorted(routes - RULES.keys())
+    assert not missing, (
+        "这些路由没有写进角色矩阵（tests/web/test_role_matrix.py 的 RULES），请写明哪些角色可以调用：\n  "
+        + "\n  ".join(missing)
+    )
+    stale = sorted(RULES.keys() - routes)
+    assert not stale, "角色矩阵中这些规则对应的路由已不存在，请删除：\n  " + "\n  ".join(stale)
+    unknown = {p for key in routes for p in re.findall(r"{(\w+)", key)} - PATH_PARAMS.keys()
+    assert not unknown, f"路径参数没有取值规则（PATH_PARAMS）：{sorted(unknown)}"
+
+
+def test_a_new_endpoint_without_a_rule_fails_by_name(app: FastAPI) -> None:
+    @app.post("/api/v1/brand-new-thing", summary="新接口")
+    def brand_new_thing() -> dict[str, str]:
+        return {}
+
+    with pytest.raises(AssertionError, match="POST /api/v1/brand-new-thing"):
+        test_every_route_has_a_rule(app)
+
+
+def users_of(org: Org) -> dict[str, User]:
+    return {
+        OP: org.operator,
+        ST: org.steward,
+        AU: org.auditor,
+        CO: org.consumer,
+        ST_ELSEWHERE: org.civil_steward,
+    }
+
+
+def _context(session: Session, org: Org, role: str) -> Ctx:
+    system = InformationSystem(
+        code="MX-1",
+        name="矩阵用系统",
+        department_id=org.police.id,
+        description="矩阵测试用的系统",
+        **SYSTEM_FIELDS,
+    )
+    session.add(system)
+    session.flush()
+    target = IntegrationTarget(department_id=org.police.id, name="矩阵用大系统")
+    filing = Filing(system_id=system.id, kind="om", fiscal_year=2025, amount=Decimal("8"))
+    session.add_all([target, filing])
+    session.flush()
+    event = audit.record(session, None, "test.matrix", summary="矩阵用事件")
+    caller = users_of(org).get(role, org.civil_steward)  # anonymous: any key will do
+    spare = accounts.issue_api_key(session, org.principal(caller), "矩阵备用密钥").key
+    session.commit()
+    return Ctx(
+        org, role, org.police.id, system.id, target.id, filing.id, event.id, org.civil_steward.id, spare.id
+    )
+
+
+@dataclass
+class Caller:
+    """One role's way in: its API key for /api/v1, its signed-in browser for pages."""
+
+    app: FastAPI
+    client: TestClient
+    role: str
+    api: dict[str, str] = field(default_factory=dict)
+    csrf: str = ""
+
+    def sign_in(self, client: TestClient) -> str:
+        if self.role == ANON:
+            page = client.get("/login")
+            found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+            assert found
+            return found.group(1)
+        return login(client, USERNAMES[self.role])
+
+    def call(self, key: str, rule: Rule, ctx: Ctx) -> httpx.Response:
+        method, template = key.split(" ", 1)
+        path = re.sub(r"{(\w+)(:\w+)?}", lambda m: str(PATH_PARAMS[m.group(1)](ctx)), template)
+        is_api = path.startswith("/api/")
+        client, csrf = self.client, self.csrf
+        if rule.fresh_session:
+            client = TestClient(self.app, base_url="http://testserver")
+            csrf = self.sign_in(client)
+        headers = dict(self.api) if is_api else {"Accept": "text/html"}
+        kwargs: dict[str, Any] = {"headers": headers, "follow_redirects": False}
+        if rule.json is not None:
+            kwargs["json"] = rule.json(ctx) if callable(rule.json) else rule.json
+        if method != "GET" and not is_api:
+            headers["X-CSRF-Token"] = csrf
+            form = rule.form(ctx) if callable(rule.form) else dict(rule.form or {})
+            kwargs["data"] = {**form, "csrf_token": csrf}
+        if rule.files:
+            kwargs["files"] = rule.files
+        return client.request(method, path, **kwargs)
+
+
+def refused(response: httpx.Response) -> bool:
+    if response.status_code in (401, 403):
+        return True
+    return response.is_redirect and response.headers.get("location", "").startswith("/login?next=")
+
+
+@pytest.mark.parametrize("role", WHO)
+def test_each_role_may_call_exactly_its_routes(
+    role: str, app: FastAPI, client: TestClient, org: Org, session: Session
+) -> None:
+    ctx = _context(session, org, role)
+    caller = Caller(app, client, role)
+    if role != ANON:
+        caller.api = api_headers(session, users_of(org)[role])
+    routes = sorted(
+        app_routes(app) & RULES.keys(), key=lambda k: (not k.split(" ", 1)[1].startswith("/api/"), k)
+    )
+    problems: list[str] = []
+    signed_in = False
+    for key in routes:
+        if not key.split(" ", 1)[1].startswith("/api/") and not signed_in:
+            caller.csrf, signed_in = caller.sign_in(client), True  # API first, then the browser
+        rule_ = RULES[key]
+        try:
+            response = caller.call(key, rule_, ctx)
+        except Exception as exc:  # a crash is a finding too, whatever the rule says
+            problems.append(f"{key}: 服务器异常 {exc.__class__.__name__}: {exc}")
+            continue
+        allowed = may(role, rule_)
+        if allowed and refused(response):
+            problems.append(f"{key}: 应允许{role}，却被拒绝（{response.status_code} {response.text[:120]}）")
+        elif not allowed and not refused(response):
+            problems.append(f"{key}: 应拒绝{role}，却返回 {response.status_code}")
+        elif response.status_code >= 500:
+            problems.append(f"{key}: 服务器错误 {response.status_code}")
+    assert not problems, f"角色 {role} 与规则不符：\n  " + "\n  ".join(problems)
