@@ -32,11 +32,13 @@ assets: $(ASSETS)
 demo: install
 	$(BIN)/jutong demo
 
-# Page tests drive Debian's chromium; install it from the system packages when it is missing.
+# Page tests drive Debian's chromium (with a CJK font, or Chinese renders as boxes in screenshots);
+# install them from the system packages when missing.
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { echo "安装 chromium（页面测试需要）"; \
-	  (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null 2>&1 || \
-	  echo "未能安装 chromium：页面测试将被跳过"; }
+	@{ command -v chromium >/dev/null 2>&1 && fc-list :lang=zh 2>/dev/null | grep -q .; } || { \
+	  echo "安装 chromium 与中文字体（页面测试需要）"; \
+	  (apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk) >/dev/null 2>&1 || \
+	  echo "未能安装 chromium：页面测试在 CI 中会失败，在本机会被跳过"; }
 
 test: install chromium
 	$(BIN)/pytest -n 2 --dist loadgroup

@@ -44,6 +44,12 @@ def nav_for(principal: Principal | None) -> list[NavItem]:
     return [item for item in NAV if principal.role in item.roles]
 
 
+def active_nav(items: list[NavItem], path: str) -> str | None:
+    """The one menu entry for this page: the longest href that the path is, or lies under."""
+    matches = [i.href for i in items if path == i.href or (i.href != "/" and path.startswith(i.href + "/"))]
+    return max(matches, key=len, default=None)
+
+
 def render(
     request: Request,
     template: str,
@@ -52,9 +58,11 @@ def render(
     principal: Principal | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
+    nav = nav_for(principal)
     ctx: dict[str, Any] = {
         "principal": principal,
-        "nav": nav_for(principal),
+        "nav": nav,
+        "active_nav": active_nav(nav, request.url.path),
         "csrf_token": csrf_token(request),
         "path": request.url.path,
     }
