@@ -7,7 +7,8 @@ from typing import Any
 
 import anyio
 from fastapi import FastAPI, Request
-from sqlalchemy import func, select
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from jutong.core import audit
@@ -16,6 +17,7 @@ from jutong.core.db import make_engine
 from jutong.core.migrate import upgrade
 from jutong.web import deps
 from jutong.web.deps import DbSession
+from tests.conftest import Org, api_headers
 
 
 def _run(app: Any, path: str, engine: Any) -> tuple[int, int]:
@@ -84,3 +86,18 @@ def test_commit_happens_before_the_response_starts_and_failures_roll_back(tmp_pa
     finally:
         deps.session_factory = original
         engine.dispose()
+
+
+def test_a_uniqueness_race_is_a_409_not_a_500(client: TestClient, org: Org, session: Session) -> None:
+    """Two requests that both pass a service's uniqueness check: the loser gets a clear conflict."""
+    app = client.app
+    assert isinstance(app, FastAPI)
+
+    @app.get("/api/v1/_race")
+    def race(db: DbSession) -> None:
+        region_id = org.police.region_id
+        db.execute(text(f"INSERT INTO department (code, name, region_id) VALUES ('GA', 'dup', {region_id})"))
+
+    response = client.get("/api/v1/_race", headers=api_headers(session, org.operator))
+    assert response.status_code == 409
+    assert response.json()["code"] == "integrity_conflict"

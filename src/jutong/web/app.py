@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
@@ -110,6 +111,14 @@ def _install_error_handlers(app: FastAPI) -> None:
         deps.unit_of_work(request).failed = True
         code, message = _HTTP_MESSAGES.get(exc.status_code, ("http_error", str(exc.detail)))
         return _error_response(request, exc.status_code, code, message)
+
+    @app.exception_handler(IntegrityError)
+    async def integrity_error(request: Request, exc: IntegrityError) -> Response:
+        # services check uniqueness first; this is the race where two requests pass that check at once
+        deps.unit_of_work(request).failed = True
+        return _error_response(
+            request, 409, "integrity_conflict", "与现有数据冲突（可能有人同时提交了相同的编号），请刷新后重试"
+        )
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
