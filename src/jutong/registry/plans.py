@@ -336,7 +336,7 @@ def list_filings(
         stmt = stmt.where(Filing.id == filing_id)
     return [
         FilingRow(f, s.name, s.code, s.department_id, dept, by, rev, propose(s, f.kind))
-        for f, s, dept, by, rev in session.execute(stmt).tuples()
+        for f, s, dept, by, rev in session.execute(stmt)
     ]
 
 

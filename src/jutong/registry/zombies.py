@@ -102,14 +102,13 @@ def evaluate(
     """Every non-retired system that hits at least one rule, with all its hits (no decisions applied)."""
     as_of = as_of or date.today()
     t = thresholds or get_thresholds(session)
-    rows = list(
-        session.execute(
-            select(InformationSystem, Department.name)
-            .join(Department, Department.id == InformationSystem.department_id)
-            .where(InformationSystem.status != SystemStatus.retired.value)
-            .order_by(InformationSystem.id)
-        ).tuples()
+    query = (
+        select(InformationSystem, Department.name)
+        .join(Department, Department.id == InformationSystem.department_id)
+        .where(InformationSystem.status != SystemStatus.retired.value)
+        .order_by(InformationSystem.id)
     )
+    rows = [(system, name) for system, name in session.execute(query)]
     windows = {
         "no_business": zombie_rules.last_months(as_of, t.no_business_months),
         "idle": zombie_rules.last_months(as_of, t.idle_months),
@@ -324,7 +323,7 @@ def list_reviews(
         stmt = stmt.where(InformationSystem.department_id == principal.department_id)
     if review_id is not None:
         stmt = stmt.where(ZombieReview.id == review_id)
-    rows = [ReviewRow(*row) for row in session.execute(stmt).tuples()]
+    rows = [ReviewRow(*row) for row in session.execute(stmt)]
     if latest_only:
         newest: dict[int, ReviewRow] = {}
         for row in rows:
