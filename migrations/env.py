@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import context
 from sqlalchemy import Connection
 
@@ -12,12 +14,22 @@ from jutong.models import metadata
 config = context.config
 
 
+# Full-text search objects are made by hand in the migrations (FTS5 tables, a generated tsvector):
+# autogenerate must not propose to drop them.
+_HAND_MADE = ("catalog_entry_fts", "search_vector", "ix_catalog_entry_search_vector")
+
+
+def _include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    return not (reflected and name is not None and name.startswith(_HAND_MADE))
+
+
 def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=_include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -22,27 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from jutong.core.db import Base, UTCDateTime, utcnow
-
-
-class LabeledEnum(StrEnum):
-    """A code stored in English, shown in Chinese (``label``)."""
-
-    @property
-    def label(self) -> str:
-        return _LABELS[self]
-
-    @classmethod
-    def from_label(cls, text: str) -> LabeledEnum | None:
-        """Accept the Chinese label or the code itself (imports take either)."""
-        text = text.strip()
-        for member in cls:
-            if text in (member.label, member.value):
-                return member
-        return None
-
-    @classmethod
-    def choices(cls) -> list[tuple[str, str]]:
-        return [(m.value, m.label) for m in cls]
+from jutong.core.labels import LabeledEnum, register_labels
 
 
 class RegionLevel(LabeledEnum):
@@ -123,44 +102,46 @@ class ZombieDecision(LabeledEnum):
     dismissed = "dismissed"
 
 
-_LABELS: dict[Any, str] = {
-    RegionLevel.province: "省级",
-    RegionLevel.city: "市级",
-    RegionLevel.county: "县级",
-    UsageScope.office: "处室内部",
-    UsageScope.department: "部门内部",
-    UsageScope.cross_department: "跨部门",
-    UsageScope.citywide: "全市",
-    UsageScope.cross_level: "跨层级",
-    FundingSource.government: "政府投资",
-    FundingSource.joint: "政企合建",
-    FundingSource.purchased: "购买服务",
-    FundingSource.om_funds: "运维资金",
-    Network.intranet: "内网",
-    Network.extranet: "外网",
-    Network.private: "专网",
-    Network.internet: "互联网",
-    SharingStatus.shared: "已共享",
-    SharingStatus.not_shared: "不共享",
-    SharingStatus.office_internal: "处室内部共享",
-    SharingStatus.department_internal: "部门内部共享",
-    SharingStatus.standalone: "单机运行",
-    SystemStatus.running: "运行",
-    SystemStatus.to_integrate: "拟整合",
-    SystemStatus.to_retire: "拟清理",
-    SystemStatus.retired: "已停用",
-    IntegrationState.none: "未纳入",
-    IntegrationState.planned: "整合中",
-    IntegrationState.done: "已整合",
-    FilingKind.construction: "建设经费",
-    FilingKind.om: "运维经费",
-    FilingReview.pending: "待审核",
-    FilingReview.approved: "同意备案",
-    FilingReview.no_om_funding: "不予安排运维经费",
-    FilingReview.rejected: "不予备案",
-    ZombieDecision.confirmed: "确认清理",
-    ZombieDecision.dismissed: "排除",
-}
+register_labels(
+    {
+        RegionLevel.province: "省级",
+        RegionLevel.city: "市级",
+        RegionLevel.county: "县级",
+        UsageScope.office: "处室内部",
+        UsageScope.department: "部门内部",
+        UsageScope.cross_department: "跨部门",
+        UsageScope.citywide: "全市",
+        UsageScope.cross_level: "跨层级",
+        FundingSource.government: "政府投资",
+        FundingSource.joint: "政企合建",
+        FundingSource.purchased: "购买服务",
+        FundingSource.om_funds: "运维资金",
+        Network.intranet: "内网",
+        Network.extranet: "外网",
+        Network.private: "专网",
+        Network.internet: "互联网",
+        SharingStatus.shared: "已共享",
+        SharingStatus.not_shared: "不共享",
+        SharingStatus.office_internal: "处室内部共享",
+        SharingStatus.department_internal: "部门内部共享",
+        SharingStatus.standalone: "单机运行",
+        SystemStatus.running: "运行",
+        SystemStatus.to_integrate: "拟整合",
+        SystemStatus.to_retire: "拟清理",
+        SystemStatus.retired: "已停用",
+        IntegrationState.none: "未纳入",
+        IntegrationState.planned: "整合中",
+        IntegrationState.done: "已整合",
+        FilingKind.construction: "建设经费",
+        FilingKind.om: "运维经费",
+        FilingReview.pending: "待审核",
+        FilingReview.approved: "同意备案",
+        FilingReview.no_om_funding: "不予安排运维经费",
+        FilingReview.rejected: "不予备案",
+        ZombieDecision.confirmed: "确认清理",
+        ZombieDecision.dismissed: "排除",
+    }
+)
 
 
 # Enum columns are plain strings (portable, readable in SQL); schemas and services validate them.

@@ -1,0 +1,38 @@
+"""Codes stored in English and shown in Chinese: every coded value of the platform is a ``LabeledEnum``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+
+_LABELS: dict[LabeledEnum, str] = {}
+
+
+class LabeledEnum(StrEnum):
+    """A code stored in English, shown in Chinese (``label``); each domain registers its labels."""
+
+    @property
+    def label(self) -> str:
+        return _LABELS[self]
+
+    @classmethod
+    def from_label(cls, text: str) -> LabeledEnum | None:
+        """Accept the Chinese label or the code itself (imports and forms take either)."""
+        text = text.strip()
+        for member in cls:
+            if text in (member.label, member.value):
+                return member
+        return None
+
+    @classmethod
+    def choices(cls) -> list[tuple[str, str]]:
+        return [(m.value, m.label) for m in cls]
+
+
+def register_labels(labels: Mapping[LabeledEnum, str]) -> None:
+    """Every member of each enum given must get its label: a code that shows up unlabelled is a bug."""
+    for enum in {type(member) for member in labels}:
+        missing = [member.value for member in enum if member not in labels]
+        if missing:
+            raise ValueError(f"{enum.__name__} lacks labels for {missing}")
+    _LABELS.update(labels)
