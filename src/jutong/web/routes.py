@@ -6,6 +6,8 @@ from fastapi import FastAPI
 
 
 def include_routers(app: FastAPI) -> None:
+    from jutong.catalog import api as catalog_api
+    from jutong.catalog import views as catalog_views
     from jutong.registry import api as registry_api
     from jutong.registry import views as registry_views
     from jutong.web import audit_api, audit_views, views
@@ -13,5 +15,7 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(views.router)
     app.include_router(audit_views.router)
     app.include_router(registry_views.router)
+    app.include_router(catalog_views.router)
     app.include_router(audit_api.router, prefix="/api/v1")
     app.include_router(registry_api.router, prefix="/api/v1")
+    app.include_router(catalog_api.router, prefix="/api/v1")
