@@ -226,3 +226,75 @@ def test_census_stats_by_sharing_status_overall_and_per_department(session: Sess
     assert only_civil.total == 8 and [d.department_name for d in only_civil.by_department] == ["市民政局"]
     steward_view = census.stats_for(session, org.principal(org.steward))
     assert steward_view.total == 8 and steward_view.by_department[0].department_name == "市公安局"
+
+
+def test_a_steward_cannot_take_the_bureaus_decisions(session: Session, org: Org) -> None:
+    """需接入 decides O&M funding and 拟清理/已停用 come from the zombie review: operator only."""
+    from jutong.registry.models import SystemStatus
+
+    steward = org.principal(org.steward)
+    operator = org.principal(org.operator)
+    system = census.create_system(
+        session,
+        operator,
+        SystemIn.model_validate(
+            {
+                "name": "治安管理综合系统",
+                "department_id": org.police.id,
+                "usage_scope": "citywide",
+                "funding_source": "government",
+                "network": "extranet",
+                "sharing_status": "not_shared",
+                "connection_required": True,
+            }
+        ),
+    )
+    for change in ({"connection_required": False}, {"status": "to_retire"}, {"status": "retired"}):
+        with pytest.raises(Forbidden) as refused:
+            census.update_system(session, steward, system.id, change)
+        assert refused.value.code == "field_reserved_for_operator"
+    census.update_system(session, operator, system.id, {"status": "to_retire"})
+    with pytest.raises(Forbidden):
+        census.update_system(session, steward, system.id, {"status": "running"})
+    census.update_system(session, steward, system.id, {"description": "治安案件与警情管理"})  # ordinary fields stay theirs
+    session.refresh(system)
+    assert isinstance(system, InformationSystem)
+    assert system.connection_required is True and system.status == SystemStatus.to_retire.value
+    assert session.scalars(select(AuditEvent).where(AuditEvent.action == "system.update")).all()
+
+
+def test_a_stewards_import_cannot_take_the_bureaus_decisions_either(session: Session, org: Org) -> None:
+    import csv
+    import io
+
+    from jutong.registry import census_import, census_io
+
+    operator = org.principal(org.operator)
+    system = census.create_system(
+        session,
+        operator,
+        SystemIn.model_validate(
+            {
+                "name": "治安管理综合系统",
+                "department_id": org.police.id,
+                "usage_scope": "citywide",
+                "funding_source": "government",
+                "network": "extranet",
+                "sharing_status": "not_shared",
+                "connection_required": True,
+            }
+        ),
+    )
+    exported = census_io.export_census(session, operator, file_format="csv")
+    rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    rows[1][rows[0].index("是否已明确需接入")] = "否"
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(rows)
+
+    steward = org.principal(org.steward)
+    report = census_import.import_census(session, steward, buffer.getvalue().encode(), "普查.csv")
+    assert not report.ok
+    assert [e.code for e in report.errors] == ["field_reserved"]
+    assert "已明确需接入" in report.errors[0].problem
+    session.refresh(system)
+    assert system.connection_required is True

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from jutong.core import audit
 from jutong.core.auth import Principal, Role, require_department, require_role
-from jutong.core.errors import Conflict, NotFound, ValidationFailed
+from jutong.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from jutong.registry.census_fields import SYSTEM_FIELD_LABELS
 from jutong.registry.census_schemas import SystemIn, SystemPatch, UsageIn
 from jutong.registry.models import (
@@ -70,6 +70,44 @@ def require_reader(principal: Principal, department_id: int | None = None) -> No
 def require_writer(principal: Principal, department_id: int) -> None:
     require_role(principal, *WRITERS, message="只有平台管理员和部门数据管理员可以登记或修改系统")
     require_department(principal, department_id, what="该系统")
+
+
+# Decisions that are the bureau's, not the department's: whether a system must connect to the
+# platform (which decides O&M funding), and the clean-up statuses the zombie review sets.
+OPERATOR_STATUSES = frozenset({SystemStatus.to_retire.value, SystemStatus.retired.value})
+
+
+def reserved_changes(
+    principal: Principal, system: InformationSystem | None, values: dict[str, Any]
+) -> list[str]:
+    """What a steward is trying to change that only the operator may (Chinese, one line each)."""
+    if principal.role == Role.operator:
+        return []
+    problems: list[str] = []
+    current_required = system.connection_required if system is not None else False
+    required = values.get("connection_required")
+    if required is not None and bool(required) != current_required:
+        problems.append("“已明确需接入”由平台管理员认定，部门不能修改")
+    current_status = system.status if system is not None else SystemStatus.running.value
+    status = values.get("status")
+    if status is not None and str(status) != current_status:
+        if str(status) in OPERATOR_STATUSES:
+            problems.append(
+                f"系统状态“{SystemStatus(str(status)).label}”只能由平台管理员经僵尸系统研判或停用确定"
+            )
+        elif current_status in OPERATOR_STATUSES:
+            problems.append(f"系统已被认定为“{SystemStatus(current_status).label}”，只有平台管理员可以改回")
+    return problems
+
+
+def require_unreserved(
+    principal: Principal, system: InformationSystem | None, values: dict[str, Any]
+) -> None:
+    problems = reserved_changes(principal, system, values)
+    if problems:
+        raise Forbidden(
+            "；".join(problems), code="field_reserved_for_operator", detail={"problems": problems}
+        )
 
 
 def can_write(principal: Principal, department_id: int | None = None) -> bool:
@@ -238,6 +276,7 @@ def create_system(session: Session, principal: Principal, data: SystemIn) -> Inf
     department = _department(session, department_id)
     require_department(principal, department.id, what=f"“{department.name}”的系统")
     values = data.model_dump(exclude={"code", "department_id"}, mode="python")
+    require_unreserved(principal, None, values)
     if data.code:
         _check_code_free(session, data.code)
     system = new_system(session, department, data.code, values)
@@ -281,6 +320,7 @@ def update_system(
     blank = [SYSTEM_FIELD_LABELS.get(k, k) for k, v in values.items() if v is None and k in _NOT_NULL]
     if blank:
         raise ValidationFailed(f"{'、'.join(blank)}不能为空", code="field_required", detail={"fields": blank})
+    require_unreserved(principal, system, values)
     new_department = values.get("department_id")
     if new_department is not None and new_department != system.department_id:
         department = _department(session, new_department)

@@ -50,6 +50,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "您只能导入本部门的系统，这一行属于“{other}”",
         "请删除这一行，或交由该部门的数据管理员导入",
     ),
+    "field_reserved": (
+        "{value}",
+        "请删除这一列的修改，或请平台管理员调整",
+    ),
     "system_forbidden": (
         "系统编号“{value}”是其他部门的系统，您只能修改或填报本部门的系统",
         "请删除这一行，或换用本部门的系统编号",
@@ -320,6 +324,8 @@ def _check_systems(
             first_row[code] = number
         if system is not None and _foreign(principal, system.department_id):
             report.flag("system_forbidden", sheet.name, number, "系统编号", code or "")
+        for problem in census.reserved_changes(principal, system, values):
+            report.flag("field_reserved", sheet.name, number, None, problem)
         if cells_ok and report.error_count == before and department is not None:
             rows.append(_SystemRow(number, code, department, values, system))
     return rows, set(first_row)
