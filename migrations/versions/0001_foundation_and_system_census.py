@@ -103,6 +103,7 @@ def upgrade() -> None:
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("last_login_at", sa.DateTime(), nullable=True),
+        sa.Column("session_version", sa.Integer(), nullable=False, server_default="0"),
         sa.ForeignKeyConstraint(
             ["department_id"], ["department.id"], name=op.f("fk_app_user_department_id_department")
         ),

@@ -24,7 +24,7 @@ FORM = {
     "network": "extranet",
     "sharing_status": "shared",
     "connected_to_platform": "是",
-    "connection_required": "是",
+    "connection_required": "否",  # the bureau's call (operator only); the form's default
     "protection_level": "3",
     "protection_assessed": "否",
     "offsite_backup": "否",

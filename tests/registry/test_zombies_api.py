@@ -215,3 +215,19 @@ def test_cli_prints_candidates_as_json(tmp_path: Path, monkeypatch: pytest.Monke
         db._engine, db._session_factory = saved
         monkeypatch.delenv("JUTONG_DATABASE_URL")
         config.get_settings.cache_clear()
+
+
+@pytest.mark.parametrize("as_of", ["2099-01-01", "0001-01-15"])
+def test_a_reference_day_in_the_future_or_the_distant_past_is_refused(
+    client: TestClient, session: Session, org: Org, as_of: str
+) -> None:
+    """Evidence made of months that have not happened must not confirm anything."""
+    system = make_system(session, org.police, "人口信息管理系统")
+    headers = api_headers(session, org.operator)
+    listed = client.get("/api/v1/zombies", params={"as_of": as_of}, headers=headers)
+    assert listed.status_code == 422 and listed.json()["code"] == "as_of_out_of_range"
+    confirmed = client.post(f"/api/v1/zombies/{system.id}/confirm", json={"as_of": as_of}, headers=headers)
+    assert confirmed.status_code == 422 and confirmed.json()["code"] == "as_of_out_of_range"
+    session.refresh(system)
+    assert system.status == "running"
+    assert session.scalars(select(ZombieReview)).all() == []

@@ -60,10 +60,12 @@ def test_api_errors_are_chinese_json(client: TestClient) -> None:
 def test_api_key_is_shown_once_stored_hashed_and_revocable(
     client: TestClient, org: Org, session: Session
 ) -> None:
-    headers = api_headers(session, org.operator)
-    created = client.post("/api/v1/api-keys", json={"name": "审批系统"}, headers=headers)
+    csrf = login(client, "op")
+    created = client.post("/api/v1/api-keys", json={"name": "审批系统"}, headers={"X-CSRF-Token": csrf})
     assert created.status_code == 201
     token = created.json()["token"]
+    client.post("/logout", data={"csrf_token": csrf})
+    headers = api_headers(session, org.operator)
     assert token.startswith("jt_")
     listed = client.get("/api/v1/api-keys", headers=headers).json()
     assert all("token" not in k for k in listed)
@@ -76,6 +78,14 @@ def test_api_key_is_shown_once_stored_hashed_and_revocable(
     after = client.get("/api/v1/me", headers=new_headers)
     assert after.status_code == 401 and after.json()["code"] == "api_key_invalid"
     assert ("auth.api_key_failed", "anonymous", "failed") in _actions(session)
+
+
+def test_an_api_key_cannot_mint_keys(client: TestClient, org: Org, session: Session) -> None:
+    """A key that could make keys would outlive its own revocation."""
+    response = client.post(
+        "/api/v1/api-keys", json={"name": "影子密钥"}, headers=api_headers(session, org.operator)
+    )
+    assert response.status_code == 403 and response.json()["code"] == "api_key_cannot_mint"
 
 
 def test_non_operator_cannot_list_users_and_the_refusal_is_audited(
@@ -91,3 +101,29 @@ def test_healthz_and_docs(client: TestClient) -> None:
     assert client.get("/healthz").json()["status"] == "ok"
     assert client.get("/docs").status_code == 200
     assert "/api/v1/me" in client.get("/openapi.json").json()["paths"]
+
+
+def test_signing_out_ends_the_session_even_for_a_copied_cookie(client: TestClient, org: Org) -> None:
+    csrf = login(client, "ga_steward")
+    stolen = dict(client.cookies)
+    assert client.get("/api/v1/me").status_code == 200
+    client.post("/logout", data={"csrf_token": csrf})
+    client.cookies.clear()
+    for name, value in stolen.items():
+        client.cookies.set(name, value)
+    assert client.get("/api/v1/me").status_code == 401
+
+
+def test_repeated_wrong_passwords_lock_the_name_for_a_while(
+    client: TestClient, org: Org, session: Session
+) -> None:
+    page = client.get("/login")
+    token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+
+    def attempt(password: str) -> int:
+        form = {"username": "op", "password": password, "csrf_token": token}
+        return client.post("/login", data=form, follow_redirects=False).status_code
+
+    assert [attempt("wrong-password") for _ in range(5)] == [401] * 5
+    assert attempt(PASSWORD) == 429  # even the right password waits out the lock
+    assert ("auth.login_locked", "op", "denied") in _actions(session)

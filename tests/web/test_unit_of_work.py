@@ -101,3 +101,18 @@ def test_a_uniqueness_race_is_a_409_not_a_500(client: TestClient, org: Org, sess
     response = client.get("/api/v1/_race", headers=api_headers(session, org.operator))
     assert response.status_code == 409
     assert response.json()["code"] == "integrity_conflict"
+
+
+def test_numbers_and_dates_out_of_range_are_422_not_500(
+    client: TestClient, org: Org, session: Session
+) -> None:
+    headers = api_headers(session, org.operator)
+    for path in (
+        "/api/v1/systems/99999999999999999999",
+        "/api/v1/systems?page=99999999999999999999",
+        "/api/v1/audit/events?to=9999-12-31",
+        "/api/v1/audit/events?from=0001-01-01",
+    ):
+        response = client.get(path, headers=headers)
+        assert response.status_code in (404, 422), (path, response.status_code, response.text)
+        assert response.json()["message"], path

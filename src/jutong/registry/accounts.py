@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from jutong.core import audit
+from jutong.core.audit import AuditEvent
 from jutong.core.auth import Principal, Role, require_role
 from jutong.core.db import utcnow
-from jutong.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from jutong.core.errors import AppError, Conflict, Forbidden, NotFound, ValidationFailed
 from jutong.core.security import (
     hash_api_key,
     hash_password,
@@ -214,6 +216,8 @@ def set_user_active(session: Session, actor: Principal, user_id: int, *, active:
         )
     if user.active != active:
         user.active = active
+        if not active:
+            user.session_version += 1  # signed-in sessions end now, not when their cookie expires
         audit.record(
             session,
             actor,
@@ -239,8 +243,43 @@ def principal_for(user: User, *, via: str, ip: str | None = None, api_key_id: in
     )
 
 
+MAX_FAILED_SIGN_INS = 5
+SIGN_IN_LOCK = timedelta(minutes=15)
+
+
+class TooManySignIns(AppError):
+    status_code = 429
+    code = "sign_in_throttled"
+
+
+def _recent_failures(session: Session, username: str) -> int:
+    since = utcnow() - SIGN_IN_LOCK
+    stmt = select(func.count()).where(
+        AuditEvent.action == "auth.login_failed",
+        AuditEvent.actor_name == username[:100],
+        AuditEvent.occurred_at >= since,
+    )
+    return session.scalar(stmt) or 0
+
+
 def sign_in(session: Session, username: str, password: str, *, ip: str | None) -> User | None:
-    """Check a password; every attempt, failed or not, is audited."""
+    """Check a password; every attempt, failed or not, is audited.
+
+    After ``MAX_FAILED_SIGN_INS`` failures for one user name within ``SIGN_IN_LOCK`` the name is
+    locked for the rest of that window (the audit log is the counter), so passwords cannot be guessed.
+    """
+    if _recent_failures(session, username.strip()) >= MAX_FAILED_SIGN_INS:
+        audit.record(
+            session,
+            None,
+            "auth.login_locked",
+            summary=f"登录被暂时锁定：{username[:64]}",
+            outcome="denied",
+            actor_name=username[:100] or "anonymous",
+            ip=ip,
+        )
+        minutes = int(SIGN_IN_LOCK.total_seconds() // 60)
+        raise TooManySignIns(f"该用户名连续登录失败次数过多，已暂时锁定，请 {minutes} 分钟后再试")
     user = session.scalar(select(User).where(User.username == username.strip()))
     if user is None or not user.active or not verify_password(user.password_hash, password):
         audit.record(
@@ -249,7 +288,7 @@ def sign_in(session: Session, username: str, password: str, *, ip: str | None) -
             "auth.login_failed",
             summary=f"登录失败：{username[:64]}",
             outcome="failed",
-            actor_name=username[:100] or "anonymous",
+            actor_name=username.strip()[:100] or "anonymous",
             ip=ip,
             object_type="user",
             object_id=user.id if user else None,
@@ -267,6 +306,22 @@ def sign_in(session: Session, username: str, password: str, *, ip: str | None) -
     return user
 
 
+def end_sessions(session: Session, principal: Principal) -> None:
+    """Sign out: every page session of this user ends (their cookies no longer match)."""
+    if principal.user_id is None:
+        return
+    user = get_user(session, principal.user_id)
+    user.session_version += 1
+    audit.record(
+        session,
+        principal,
+        "auth.logout",
+        summary=f"{user.username} 退出登录",
+        object_type="user",
+        object_id=user.id,
+    )
+
+
 @dataclass(frozen=True)
 class IssuedKey:
     key: ApiKey
@@ -276,7 +331,14 @@ class IssuedKey:
 def issue_api_key(
     session: Session, actor: Principal, name: str, *, for_user_id: int | None = None
 ) -> IssuedKey:
-    """Users make keys for themselves; operators may make one for any user."""
+    """Users make keys for themselves; operators may make one for any user.
+
+    Only a person signed in makes keys: a key that could mint keys would survive its own revocation.
+    """
+    if actor.via == "api_key":
+        raise Forbidden(
+            "API 密钥不能用来创建新的密钥，请登录平台后在“API 密钥”页面创建", code="api_key_cannot_mint"
+        )
     owner_id = for_user_id if for_user_id is not None else actor.user_id
     if owner_id is None:
         raise ValidationFailed("需要指定密钥所属用户", code="api_key_owner_required")

@@ -186,6 +186,8 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # carried in the session cookie; bumped on sign-out and deactivation, which ends every session
+    session_version: Mapped[int] = mapped_column(Integer, default=0)
 
     department: Mapped[Department | None] = relationship(lazy="raise")
 

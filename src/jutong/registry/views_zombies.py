@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
+from jutong.core import clock
 from jutong.core.auth import Principal, Role
 from jutong.core.errors import Conflict, NotFound, ValidationFailed
 from jutong.registry import zombies
@@ -52,7 +53,7 @@ def _page(
         {
             "candidates": candidates,
             "as_of": as_of,
-            "today": date.today(),
+            "today": clock.today(),
             "thresholds": {**asdict(thresholds), **(form or {})},
             "threshold_fields": THRESHOLD_FIELDS,
             "rule_labels": RULE_LABELS,

@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from jutong.core import audit
+from jutong.core import audit, clock
 from jutong.core.auth import Principal, Role, require_role
 from jutong.core.errors import Conflict, NotFound, ValidationFailed
 from jutong.core.options import get_option, put_option
@@ -96,11 +96,29 @@ class Candidate:
         return {hit.rule: {"text": hit.text, "figures": hit.figures} for hit in self.hits}
 
 
+EARLIEST_AS_OF = date(2000, 1, 1)
+
+
+def checked_as_of(as_of: date | None) -> date:
+    """The reference day of a judgement: today by default; never in the future (evidence would be
+    made of months that have not happened) nor before the platform's records could begin."""
+    today = clock.today()
+    if as_of is None:
+        return today
+    if as_of > today or as_of < EARLIEST_AS_OF:
+        raise ValidationFailed(
+            f"研判基准日期 {as_of.isoformat()} 无效：应在 {EARLIEST_AS_OF.isoformat()} 至今天（{today.isoformat()}）之间",
+            code="as_of_out_of_range",
+            detail={"as_of": as_of.isoformat(), "min": EARLIEST_AS_OF.isoformat(), "max": today.isoformat()},
+        )
+    return as_of
+
+
 def evaluate(
     session: Session, as_of: date | None = None, thresholds: Thresholds | None = None
 ) -> list[Candidate]:
     """Every non-retired system that hits at least one rule, with all its hits (no decisions applied)."""
-    as_of = as_of or date.today()
+    as_of = checked_as_of(as_of)
     t = thresholds or get_thresholds(session)
     query = (
         select(InformationSystem, Department.name)

@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, StatementError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
@@ -118,6 +118,18 @@ def _install_error_handlers(app: FastAPI) -> None:
         deps.unit_of_work(request).failed = True
         return _error_response(
             request, 409, "integrity_conflict", "与现有数据冲突（可能有人同时提交了相同的编号），请刷新后重试"
+        )
+
+    @app.exception_handler(StatementError)
+    @app.exception_handler(OverflowError)
+    async def out_of_range(request: Request, exc: Exception) -> Response:
+        # a number or date the database cannot hold (an id of 20 digits, the year 9999 plus a day)
+        deps.unit_of_work(request).failed = True
+        cause = exc.orig if isinstance(exc, StatementError) else exc
+        if not isinstance(exc, DataError) and not isinstance(cause, OverflowError):
+            return await unexpected(request, exc)
+        return _error_response(
+            request, 422, "value_out_of_range", "请求中的数字或日期超出了允许的范围，请检查后重试"
         )
 
     @app.exception_handler(Exception)

@@ -141,7 +141,11 @@ async def optional_principal(request: Request, session: DbSession) -> Principal 
         if user_id is None:
             return None
         session_user = session.get(accounts.User, user_id)
-        if session_user is None or not session_user.active:
+        if (
+            session_user is None
+            or not session_user.active
+            or request.session.get("sv") != session_user.session_version
+        ):
             request.session.clear()
             return None
         principal = accounts.principal_for(session_user, via="session", ip=ip)

@@ -29,7 +29,9 @@ NAV: list[NavItem] = [
     NavItem("首页", "/", _ALL),
     NavItem("资源目录", "/catalog", frozenset({Role.operator, Role.steward, Role.auditor, Role.consumer})),
     NavItem("目录审核", "/catalog/review", frozenset({Role.operator})),
-    NavItem("目录统计", "/catalog/stats", frozenset({Role.operator, Role.steward, Role.auditor, Role.consumer})),
+    NavItem(
+        "目录统计", "/catalog/stats", frozenset({Role.operator, Role.steward, Role.auditor, Role.consumer})
+    ),
     NavItem("数据标准", "/standards", frozenset({Role.operator, Role.steward, Role.auditor, Role.consumer})),
     NavItem("系统普查", "/systems", frozenset({Role.operator, Role.steward, Role.auditor})),
     NavItem("僵尸系统", "/zombies", frozenset({Role.operator, Role.steward, Role.auditor})),

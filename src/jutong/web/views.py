@@ -45,7 +45,11 @@ def login(
             {"error": "页面已过期，请重新输入后登录", "username": username},
             status_code=403,
         )
-    user = accounts.sign_in(session, username, password, ip=client_ip(request))
+    try:
+        user = accounts.sign_in(session, username, password, ip=client_ip(request))
+    except accounts.TooManySignIns as exc:
+        keep_on_error(request)
+        return render(request, "login.html", {"error": exc.message, "username": username}, status_code=429)
     if user is None:
         keep_on_error(request)  # the failed attempt stays in the audit log
         return render(
@@ -56,11 +60,13 @@ def login(
         )
     request.session.clear()  # a new session id on every sign-in
     request.session["user_id"] = user.id
+    request.session["sv"] = user.session_version
     return redirect(_safe_next(next))
 
 
 @router.post("/logout")
-def logout(request: Request, principal: CurrentPrincipal) -> Response:
+def logout(request: Request, session: DbSession, principal: CurrentPrincipal) -> Response:
+    accounts.end_sessions(session, principal)
     request.session.clear()
     return redirect("/login")
 
