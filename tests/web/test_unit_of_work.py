@@ -116,3 +116,18 @@ def test_numbers_and_dates_out_of_range_are_422_not_500(
         response = client.get(path, headers=headers)
         assert response.status_code in (404, 422), (path, response.status_code, response.text)
         assert response.json()["message"], path
+
+
+def test_reading_census_data_is_audited_and_a_refused_read_is_not_counted_as_one(
+    client: TestClient, org: Org, session: Session
+) -> None:
+    from jutong.core.audit import AuditEvent as Event
+
+    assert client.get("/api/v1/systems", headers=api_headers(session, org.auditor)).status_code == 200
+    assert client.get("/api/v1/systems", headers=api_headers(session, org.consumer)).status_code == 403
+    session.expire_all()
+    reads = session.execute(
+        select(Event.actor_name, Event.action).where(Event.object_id == "/api/v1/systems")
+    ).all()
+    assert ("auditor", "data.read") in reads
+    assert ("mz_consumer", "access.denied") in reads and ("mz_consumer", "data.read") not in reads

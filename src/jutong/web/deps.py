@@ -17,7 +17,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from jutong.core import db
+from jutong.core import audit, db
 from jutong.core.auth import Principal, Role, require_role
 from jutong.core.errors import Forbidden, NotAuthenticated
 from jutong.core.security import new_csrf_token, tokens_match
@@ -195,3 +195,21 @@ def roles(*allowed: Role) -> Callable[[Principal], Principal]:
         return principal
 
     return dependency
+
+
+def record_read(request: Request, session: DbSession, principal: OptionalPrincipal) -> None:
+    """Router dependency: every read of the routes it guards leaves an audit event (数据访问留痕).
+
+    Attached to whole routers, so a new page or endpoint of theirs cannot forget it.
+    """
+    if request.method != "GET" or principal is None:
+        return
+    audit.record(
+        session,
+        principal,
+        "data.read",
+        summary=f"查阅 {request.url.path}",
+        object_type="route",
+        object_id=request.url.path[:64],
+        detail={"path": request.url.path, "query": str(request.url.query)[:500]},
+    )
