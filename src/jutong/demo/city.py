@@ -16,6 +16,7 @@ from datetime import date
 from decimal import Decimal
 
 from jutong.core.auth import Role
+from jutong.core.clock import last_months, months_earlier
 from jutong.registry.models import (
     FilingKind,
     FilingReview,
@@ -26,6 +27,7 @@ from jutong.registry.models import (
     SystemStatus,
     UsageScope,
 )
+from jutong.standards.codes import org_code_check_char, uscc_check_char
 
 SEED = "jutong-示范市-2024"
 PROVINCE = ("340000", "示范省")
@@ -422,43 +424,18 @@ _VERTICAL_APPROVERS = {
 # calendar helpers
 
 
-def shift_month(year: int, month: int, delta: int) -> tuple[int, int]:
-    index = year * 12 + (month - 1) + delta
-    return index // 12, index % 12 + 1
-
-
-def full_months_before(reference: date, count: int) -> tuple[str, ...]:
-    """The ``count`` full calendar months before ``reference``, oldest first (``YYYY-MM``)."""
-    months = []
-    for back in range(count, 0, -1):
-        y, m = shift_month(reference.year, reference.month, -back)
-        months.append(f"{y:04d}-{m:02d}")
-    return tuple(months)
-
-
 def months_ago(reference: date, months: int, day: int) -> date:
-    y, m = shift_month(reference.year, reference.month, -months)
-    return date(y, m, min(day, 28))
+    return months_earlier(date(reference.year, reference.month, min(day, 28)), months)
 
 
 # --------------------------------------------------------------------------------------------
 # 统一社会信用代码 (GB 32100-2015) with a valid check digit, for 机关 (登记管理部门 1, 类别 1)
 
-_CREDIT_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-_CREDIT_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
-
-
-def _org_code(serial: int) -> str:
-    body = f"{3000000 + serial * 37:08d}"  # 组织机构代码本体 (GB 11714)
-    weights = (3, 7, 9, 10, 5, 8, 4, 2)
-    check = 11 - sum(int(c) * w for c, w in zip(body, weights, strict=True)) % 11
-    return body + {10: "X", 11: "0"}.get(check, str(check))
-
 
 def credit_code(region_code: str, serial: int) -> str:
-    body = "11" + region_code + _org_code(serial)
-    total = sum(_CREDIT_CHARS.index(c) * w for c, w in zip(body, _CREDIT_WEIGHTS, strict=True))
-    return body + _CREDIT_CHARS[(31 - total % 31) % 31]
+    org_body = f"{3000000 + serial * 37:08d}"  # 组织机构代码本体 (GB 11714)
+    body = "11" + region_code + org_body + org_code_check_char(org_body)
+    return body + uscc_check_char(body)
 
 
 # --------------------------------------------------------------------------------------------
@@ -674,7 +651,7 @@ _ASSESSED = frozenset({"GA-001", "GA-002", "RS-001", "DSJ-001", "DSJ-002", "CZ-0
 def build_city(today: date | None = None) -> DemoCity:
     """The whole demo city for the reference date (default today)."""
     reference = today or date.today()
-    months = full_months_before(reference, USAGE_MONTHS)
+    months = tuple(last_months(reference, USAGE_MONTHS))
     departments = tuple(
         DemoDepartment(code, name, short, credit_code(CITY[0], index + 1))
         for index, (code, name, short) in enumerate(_DEPARTMENTS)

@@ -6,11 +6,11 @@ Each rule returns a ``RuleHit`` (Chinese evidence text plus the figures behind i
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
+from jutong.core.clock import months_earlier
 from jutong.core.errors import ValidationFailed
 from jutong.registry import similarity
 from jutong.registry.models import InformationSystem, UsageScope
@@ -89,18 +89,6 @@ def validate_thresholds(values: dict[str, Any], base: Thresholds | None = None) 
 
 
 # --- months ---------------------------------------------------------------------------------
-
-
-def last_months(as_of: date, count: int) -> list[str]:
-    """The ``count`` full calendar months before ``as_of``, oldest first, as ``YYYY-MM``."""
-    index = as_of.year * 12 + as_of.month - 1
-    return [f"{(i // 12):04d}-{(i % 12) + 1:02d}" for i in range(index - count, index)]
-
-
-def months_earlier(day: date, count: int) -> date:
-    index = day.year * 12 + day.month - 1 - count
-    year, month = divmod(index, 12)
-    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
 
 
 def _span(months: list[str]) -> str:

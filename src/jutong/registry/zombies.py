@@ -128,9 +128,9 @@ def evaluate(
     )
     rows = [(system, name) for system, name in session.execute(query)]
     windows = {
-        "no_business": zombie_rules.last_months(as_of, t.no_business_months),
-        "idle": zombie_rules.last_months(as_of, t.idle_months),
-        "low_usage": zombie_rules.last_months(as_of, t.low_usage_months),
+        "no_business": clock.last_months(as_of, t.no_business_months),
+        "idle": clock.last_months(as_of, t.idle_months),
+        "low_usage": clock.last_months(as_of, t.low_usage_months),
     }
     all_months = sorted({m for months in windows.values() for m in months})
     usage: dict[int, Usage] = {}
