@@ -43,7 +43,7 @@ def test_steward_builds_the_plan_and_progress_follows(session: Session, org: Org
     assert (a.status, a.integration_state, a.integration_target_id) == ("retired", "done", target.id)
 
     plan = plans.get_plan(session, steward, org.civil.id)
-    assert (plan.progress.done, plan.progress.total, plan.progress.percent) == (1, 3, 33)
+    assert (plan.progress.done, plan.progress.total, plan.progress.percent) == (1, 3, 33.3)
     assert plan.progress.must_unassigned == 0 and plan.progress.must_integrate == 2
     assert [v.done for v in plan.targets] == [1] and len(plan.targets[0].systems) == 3
     [summary] = [

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, joinedload
 from jutong.core import audit
 from jutong.core.auth import Principal, Role, require_department, require_role
 from jutong.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from jutong.core.numbers import percent
 from jutong.registry.census_fields import SYSTEM_FIELD_LABELS
 from jutong.registry.census_schemas import SystemIn, SystemPatch, UsageIn
 from jutong.registry.models import (
@@ -489,13 +490,6 @@ class CensusStats:
     total: int
     rows: list[ShareCount]
     by_department: list[DepartmentStats]
-
-
-def percent(count: int, total: int) -> float:
-    """Share of ``total`` in %, one decimal, rounded half up (40 of 130 → 30.8)."""
-    if total <= 0:
-        return 0.0
-    return float((Decimal(count * 100) / Decimal(total)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
 
 
 def _rows(counts: dict[str, int]) -> tuple[int, list[ShareCount]]:

@@ -23,7 +23,7 @@ class PlanProgressOut(BaseModel):
     department: str
     total: int = Field(description="纳入整合清单的系统数（整合中 + 已整合）")
     done: int = Field(description="已整合的系统数")
-    percent: int = Field(description="整合进度（%）= 已整合 / 纳入清单")
+    percent: float = Field(description="整合进度（%，一位小数）= 已整合 / 纳入清单")
     must_integrate: int = Field(description="必须整合（处室内部使用）的系统数")
     must_unassigned: int = Field(description="必须整合但尚未纳入清单的系统数")
     targets: int = Field(description="整合目标“大系统”数")

@@ -26,6 +26,7 @@ from jutong.core import audit
 from jutong.core.auth import Principal, Role, require_department, require_role
 from jutong.core.db import utcnow
 from jutong.core.errors import Conflict, NotFound, ValidationFailed
+from jutong.core.numbers import percent
 from jutong.registry.models import (
     Department,
     Filing,
@@ -91,8 +92,8 @@ class PlanProgress:
     targets: int = 0
 
     @property
-    def percent(self) -> int:
-        return round(100 * self.done / self.total) if self.total else 0
+    def percent(self) -> float:
+        return percent(self.done, self.total)
 
 
 @dataclass
