@@ -240,7 +240,7 @@ def set_integration(
             raise ValidationFailed("请选择要整合进的目标“大系统”", code="plan_target_required")
         if target.department_id != system.department_id:
             raise ValidationFailed(
-                f"整合目标“{target.name}”属于其他部门，只能整合进本部门的“大系统”",
+                f"整合目标 #{target.id} 属于其他部门，只能整合进本部门的“大系统”",
                 code="plan_target_other_department",
             )
     system.integration_target_id = target.id if target else None
