@@ -119,6 +119,10 @@ class StandardSource(LabeledEnum):
     local = "local"
 
 
+# OpenType apart: OpenType.conditional == ShareType.conditional as str, one dict literal would merge them
+register_labels(
+    {OpenType.open: "无条件开放", OpenType.conditional: "有条件开放", OpenType.closed: "不予开放"}
+)
 register_labels(
     {
         ClassCategory.base: "基础",
@@ -127,9 +131,6 @@ register_labels(
         ShareType.unconditional: "无条件共享",
         ShareType.conditional: "有条件共享",
         ShareType.none: "不予共享",
-        OpenType.open: "无条件开放",
-        OpenType.conditional: "有条件开放",
-        OpenType.closed: "不予开放",
         Delivery.api: "接口",
         Delivery.file: "文件",
         Delivery.table: "数据库",

@@ -28,9 +28,12 @@ def fail(exc: AppError) -> typer.Exit:
 
 
 def migrate() -> None:
+    from jutong.catalog.standards import ensure_national_standards
     from jutong.core.migrate import upgrade
 
     upgrade(db.get_engine())
+    with db.session_scope() as session:
+        ensure_national_standards(session)  # one query when this version of the standards is loaded
 
 
 @db_app.command("upgrade")
@@ -99,3 +102,22 @@ def _register_groups() -> None:
 
 
 _register_groups()
+
+
+def main() -> None:
+    """The ``jutong`` entry point: errors reach people as one Chinese line, not a stack trace."""
+    import os
+    import sys
+
+    try:
+        app()
+    except AppError as exc:
+        err_console.print(f"[red]错误[/red] {exc.message}（{exc.code}）")
+        sys.exit(2)
+    except Exception as exc:
+        if os.environ.get("JUTONG_DEBUG"):
+            raise
+        err_console.print(
+            f"[red]内部错误[/red] {exc.__class__.__name__}: {exc}\n设置环境变量 JUTONG_DEBUG=1 可查看完整调用栈"
+        )
+        sys.exit(1)

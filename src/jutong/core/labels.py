@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from enum import StrEnum
 
-_LABELS: dict[LabeledEnum, str] = {}
+# keyed by (enum, value): members of different enums with the same value are equal str (ShareType and
+# OpenType both have "conditional"), so keying by member would let one label overwrite the other
+_LABELS: dict[tuple[type, str], str] = {}
 
 
 class LabeledEnum(StrEnum):
@@ -13,7 +15,7 @@ class LabeledEnum(StrEnum):
 
     @property
     def label(self) -> str:
-        return _LABELS[self]
+        return _LABELS[(type(self), self.value)]
 
     @classmethod
     def from_label(cls, text: str) -> LabeledEnum | None:
@@ -32,7 +34,8 @@ class LabeledEnum(StrEnum):
 def register_labels(labels: Mapping[LabeledEnum, str]) -> None:
     """Every member of each enum given must get its label: a code that shows up unlabelled is a bug."""
     for enum in {type(member) for member in labels}:
-        missing = [member.value for member in enum if member not in labels]
+        given = {member.value for member in labels if type(member) is enum}
+        missing = [member.value for member in enum if member.value not in given]
         if missing:
             raise ValueError(f"{enum.__name__} lacks labels for {missing}")
-    _LABELS.update(labels)
+    _LABELS.update({(type(member), member.value): label for member, label in labels.items()})

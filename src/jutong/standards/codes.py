@@ -3,6 +3,13 @@
 - 居民身份证号 GB 11643-1999: ISO 7064 MOD 11-2 over 17 digits.
 - 统一社会信用代码 GB 32100-2015: MOD 31 over 17 characters, plus the check character of the
   embedded 组织机构代码 (GB 11714, positions 9-17).
+- 组织机构代码 GB 11714: 8 characters and a MOD 11 check character.
+- 行政区划代码 GB/T 2260: the shape of a 6-digit code (province prefix, level); whether a code is in
+  use is a question for the code set, since codes change over the years.
+- 手机号码: an 11-digit pattern kept as a module constant, since number ranges change.
+
+``VALIDATORS`` maps the validator ids data elements name (``DataElement.validator``) to these
+functions, ``VALIDATOR_NAMES`` gives their Chinese names.
 
 See STANDARDS.md §4 for the worked examples these functions are tested against.
 """
@@ -10,6 +17,7 @@ See STANDARDS.md §4 for the worked examples these functions are tested against.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
 
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -68,3 +76,81 @@ def is_valid_uscc(value: str, *, check_org: bool = True) -> bool:
     if uscc_check_char(s[:17]) != s[17]:
         return False
     return not check_org or org_code_check_char(s[8:16]) == s[16]
+
+
+def upgrade_cn_id_15(value: str) -> str:
+    """A 15-digit 居民身份证号 (1980s layout: 2-digit birth year, no check character) upgraded to 18
+    digits: "19" inserted before the birth year and the check character appended. Raises ``ValueError``
+    for anything but a 15-digit number with a real birth date."""
+    s = value.strip()
+    if not re.fullmatch(r"[1-9]\d{14}", s):
+        raise ValueError(f"“{value}”不是 15 位身份证号码")
+    try:
+        date(1900 + int(s[6:8]), int(s[8:10]), int(s[10:12]))
+    except ValueError as exc:
+        raise ValueError(f"“{value}”的出生日期 19{s[6:12]} 不存在") from exc
+    first17 = s[:6] + "19" + s[6:]
+    return first17 + cn_id_check_char(first17)
+
+
+# GB/T 2260 province-level prefixes (STANDARDS.md §4): 11-15, 21-23, 31-37, 41-46, 50-54, 61-65, 71, 81, 82
+PROVINCE_PREFIXES = frozenset(
+    [str(n) for n in range(11, 16)]
+    + [str(n) for n in range(21, 24)]
+    + [str(n) for n in range(31, 38)]
+    + [str(n) for n in range(41, 47)]
+    + [str(n) for n in range(50, 55)]
+    + [str(n) for n in range(61, 66)]
+    + ["71", "81", "82"]
+)
+_REGION_PATTERN = re.compile(r"\d{6}")
+
+
+def region_level(value: str) -> str | None:
+    """``province`` (xx0000), ``prefecture`` (xxxx00) or ``county`` for a well-formed 行政区划代码,
+    None when the code is malformed."""
+    s = value.strip()
+    if not _REGION_PATTERN.fullmatch(s) or s[:2] not in PROVINCE_PREFIXES:
+        return None
+    if s[2:] == "0000":
+        return "province"
+    if s[2:4] == "00":
+        return None  # a county part under no prefecture part: no such code
+    return "prefecture" if s[4:] == "00" else "county"
+
+
+def is_valid_region_code(value: str) -> bool:
+    """6 digits: a province prefix of GB/T 2260, then 地级 and 县级 parts (xxxx00 is 地级, xx0000 省级)."""
+    return region_level(value) is not None
+
+
+# 11 digits from 13x-19x. Number ranges are allocated by MIIT and change: adjust here if needed.
+MOBILE_PATTERN = r"1[3-9]\d{9}"
+_MOBILE = re.compile(MOBILE_PATTERN)
+
+
+def is_valid_mobile(value: str) -> bool:
+    """中国大陆手机号码：11 digits, optionally written with a leading +86 / 86."""
+    s = value.strip().replace(" ", "").replace("-", "")
+    if s.startswith("+86"):
+        s = s[3:]
+    elif s.startswith("86") and len(s) == 13:
+        s = s[2:]
+    return bool(_MOBILE.fullmatch(s))
+
+
+VALIDATORS: dict[str, Callable[[str], bool]] = {
+    "cn_id": is_valid_cn_id,
+    "uscc": is_valid_uscc,
+    "org_code": is_valid_org_code,
+    "region_code": is_valid_region_code,
+    "mobile": is_valid_mobile,
+}
+
+VALIDATOR_NAMES: dict[str, str] = {
+    "cn_id": "居民身份证号码（GB 11643）",
+    "uscc": "统一社会信用代码（GB 32100）",
+    "org_code": "组织机构代码（GB 11714）",
+    "region_code": "行政区划代码（GB/T 2260）",
+    "mobile": "手机号码",
+}
