@@ -9,42 +9,31 @@ nothing.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
-from openpyxl.utils import get_column_letter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jutong.core import audit
 from jutong.core.auth import Principal, Role, require_role
 from jutong.registry import accounts, census
-from jutong.registry.census_fields import (
-    SYSTEM_COLUMNS,
-    USAGE_COLUMNS,
-    CellError,
-    Column,
-    display,
-    header_index,
-    is_blank,
-    normalize_header,
-    parse_cell,
-)
+from jutong.registry.census_fields import PARSERS, SYSTEM_COLUMNS, USAGE_COLUMNS, Column
 from jutong.registry.census_io import SHEET_HELP, SHEET_SYSTEMS, SHEET_USAGE, FileProblem, Sheet, read_file
 from jutong.registry.models import Department, InformationSystem
+from jutong.standards.normalize import normalize_header
+from jutong.standards.tabular import LAYOUT_MESSAGES, ImportProblem, ProblemReport, parse_rows
+
+__all__ = ["MAX_REPORTED", "MESSAGES", "ImportProblem", "ImportReport", "import_census"]
 
 MAX_REPORTED = 500
 _PCT_KEYS = ("cpu_utilization", "storage_utilization")
 
 # Problems found across rows and columns: stable code → (what is wrong, how to fix it).
-# Cell-level problems (bad number, date, label ...) come from ``census_fields.parse_cell``.
+# Cell-level problems (bad number, date, label ...) come from ``census_fields.parse_cell``, and
+# layout problems (missing, unknown, repeated columns ...) from ``standards.tabular``.
 MESSAGES: dict[str, tuple[str, str]] = {
     "file_no_rows": ("文件中没有数据行", "请在表头下方逐行填写系统信息"),
-    "sheet_empty": ("工作表是空的", "请按模板填写表头：{names}"),
-    "column_unnamed": ("这一列有数据但没有列名", "请删除该列，或填上模板中的列名：{names}"),
-    "column_unknown": ("未知的列“{value}”", "请删除该列，或改为模板中的列名：{names}"),
-    "column_duplicate": ("列“{value}”出现了不止一次", "每一列只能出现一次，请删除重复的列"),
-    "column_missing": ("缺少列“{column}”", "请按模板补上“{column}”列（选填列可以留空）"),
     "department_unknown": ("平台中没有部门“{value}”", "请填写已有的部门名称或编码，例如：{names}"),
     "department_forbidden": (
         "您只能导入本部门的系统，这一行属于“{other}”",
@@ -70,49 +59,16 @@ MESSAGES: dict[str, tuple[str, str]] = {
 }
 
 
-@dataclass(frozen=True)
-class ImportProblem:
-    code: str
-    sheet: str
-    row: int | None
-    column: str | None
-    value: str
-    problem: str
-    fix: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
 @dataclass
-class ImportReport:
-    filename: str
-    file_format: str = ""
-    encoding: str | None = None
-    errors: list[ImportProblem] = field(default_factory=list)
-    error_count: int = 0
+class ImportReport(ProblemReport):
     created: int = 0
     updated: int = 0
     unchanged: int = 0
     usage_months: int = 0
     usage_changed: int = 0
 
-    @property
-    def ok(self) -> bool:
-        return self.error_count == 0
-
-    def add(self, problem: ImportProblem) -> None:
-        self.error_count += 1
-        if len(self.errors) < MAX_REPORTED:
-            self.errors.append(problem)
-
-    def flag(
-        self, code: str, sheet: str, row: int | None, column: str | None, value: str = "", **fill: Any
-    ) -> None:
-        """Report a problem from ``MESSAGES``; ``fill`` completes its text."""
-        problem, fix = MESSAGES[code]
-        words = {"value": value, "column": column, **fill}
-        self.add(ImportProblem(code, sheet, row, column, value, problem.format(**words), fix.format(**words)))
+    messages: ClassVar[dict[str, tuple[str, str]]] = {**LAYOUT_MESSAGES, **MESSAGES}
+    max_reported: ClassVar[int] = MAX_REPORTED
 
     @property
     def denied(self) -> bool:
@@ -125,8 +81,7 @@ class ImportReport:
                 f"导入成功：新建 {self.created} 个系统，更新 {self.updated} 个，未变化 {self.unchanged} 个；"
                 f"月度使用情况 {self.usage_months} 行（新增或变化 {self.usage_changed} 行）"
             )
-        shown = "" if self.error_count <= len(self.errors) else f"（只列出前 {len(self.errors)} 处）"
-        return f"导入失败：文件中有 {self.error_count} 处错误{shown}，未导入任何数据。请按报告逐项修改后重新上传。"
+        return f"导入失败：文件中有 {self.error_count} 处错误{self.shown_note}，未导入任何数据。请按报告逐项修改后重新上传。"
 
     def error_body(self) -> dict[str, Any]:
         """The API's 422 body: the uniform error shape, with the per-cell report in ``detail``."""
@@ -136,7 +91,7 @@ class ImportReport:
             "detail": {
                 "filename": self.filename,
                 "error_count": self.error_count,
-                "errors": [p.as_dict() for p in self.errors],
+                "errors": self.problem_dicts(),
             },
         }
 
@@ -191,79 +146,13 @@ def _pick_sheets(sheets: list[Sheet]) -> tuple[Sheet, Sheet | None]:
     return main, usage
 
 
-def _header_row(sheet: Sheet, known: dict[str, Column]) -> tuple[int, list[Any]] | None:
-    """The header is the first row naming at least two known columns (a title row above is allowed)."""
-    non_empty = [(n, cells) for n, cells in sheet.rows if any(not is_blank(c) for c in cells)]
-    for number, cells in non_empty[:10]:
-        if sum(1 for c in cells if normalize_header(c) in known) >= 2:
-            return number, cells
-    return non_empty[0] if non_empty else None
-
-
-def _columns(
-    sheet: Sheet, columns: tuple[Column, ...], report: ImportReport
-) -> tuple[int, dict[str, int]] | None:
-    """Map each column key to its position; report missing, unknown and repeated columns."""
-    known = header_index(columns)
-    found = _header_row(sheet, known)
-    names = "、".join(c.header for c in columns)
-    if found is None:
-        report.flag("sheet_empty", sheet.name, None, None, names=names)
-        return None
-    header, cells = found
-    positions: dict[str, int] = {}
-    before = report.error_count
-    for index, cell in enumerate(cells):
-        spec = known.get(normalize_header(cell))
-        if is_blank(cell):
-            if any(index < len(c) and not is_blank(c[index]) for n, c in sheet.rows if n > header):
-                report.flag(
-                    "column_unnamed", sheet.name, header, f"第 {get_column_letter(index + 1)} 列", names=names
-                )
-        elif spec is None:
-            report.flag("column_unknown", sheet.name, header, display(cell), display(cell), names=names)
-        elif spec.key in positions:
-            report.flag("column_duplicate", sheet.name, header, display(cell), spec.header)
-        else:
-            positions[spec.key] = index
-    for spec in columns:
-        if spec.key not in positions:
-            report.flag("column_missing", sheet.name, header, spec.header)
-    return (header, positions) if report.error_count == before else None
-
-
-def _data_rows(sheet: Sheet, header_number: int) -> list[tuple[int, list[Any]]]:
-    return [(n, c) for n, c in sheet.rows if n > header_number and any(not is_blank(v) for v in c)]
-
-
 def _parse_rows(
     sheet: Sheet, columns: tuple[Column, ...], report: ImportReport
 ) -> list[tuple[int, dict[str, Any], bool]] | None:
-    """Each data row's readable cells and whether all were readable (bad cells are reported)."""
-    layout = _columns(sheet, columns, report)
-    if layout is None:
-        return None
-    header, positions = layout
-    out = []
-    for number, cells in _data_rows(sheet, header):
-        values: dict[str, Any] = {}
-        ok = True
-        for column in columns:
-            index = positions[column.key]
-            raw = cells[index] if index < len(cells) else None
-            try:
-                values[column.key] = parse_cell(column, raw)
-            except CellError as exc:
-                report.add(
-                    ImportProblem(
-                        exc.code, sheet.name, number, column.header, display(raw), exc.problem, exc.fix
-                    )
-                )
-                ok = False
-            if column.key in _PCT_KEYS and is_blank(raw):
-                values.pop(column.key, None)  # blank utilisation keeps the monthly figure
-        out.append((number, values, ok))
-    return out
+    """Each data row's readable cells and whether all were readable (bad cells are reported).
+
+    A blank utilisation keeps the monthly figure, so it is left out rather than cleared."""
+    return parse_rows(sheet.name, sheet.rows, columns, report, parsers=PARSERS, omit_blank=_PCT_KEYS)
 
 
 def _existing(session: Session, codes: set[str]) -> dict[str, InformationSystem]:
