@@ -22,8 +22,14 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from jutong.catalog import service as catalog_service
+from jutong.catalog import workflow as catalog_workflow
+from jutong.catalog.models import CodeSet, DataElement
+from jutong.catalog.schemas import ResourceIn
+from jutong.catalog.standards import load_national_standards
 from jutong.core import audit
 from jutong.registry import accounts
 from jutong.registry.models import Filing, InformationSystem, IntegrationTarget, User
@@ -43,6 +49,11 @@ CENSUS_WRITE = frozenset({OP, ST})  # stewards for their own department (the obj
 # zombie candidates: the operator decides, auditors read; stewards read their own department's
 # candidates to prepare their answer (registry/zombies.py), consumers nothing
 ZOMBIE_READ = frozenset({OP, ST, AU})
+# the catalog: every signed-in role reads what is published; the provider's steward or the operator
+# catalog; only the operator publishes, sends back and adds local standards
+CATALOG_READ = SIGNED_IN
+CATALOG_WRITE = frozenset({OP, ST})
+CATALOG_HISTORY = frozenset({OP, ST, AU})  # working copies and review tasks: not consumers
 
 
 @dataclass
@@ -58,6 +69,9 @@ class Ctx:
     event_id: int
     victim_id: int  # whom the operator deactivates and reactivates
     spare_key_id: int  # a key of the caller's own, to revoke
+    resource_id: int  # a published 市公安局 resource with one version
+    element_id: int
+    code_set_id: int
 
 
 Body = dict[str, Any] | list[Any] | Callable[[Ctx], Any] | None
@@ -100,6 +114,22 @@ def _system_json(c: Ctx) -> dict[str, Any]:
 
 def _system_form(c: Ctx) -> dict[str, Any]:
     return {"name": "矩阵页面系统", "department_id": str(c.department_id), **SYSTEM_FIELDS}
+
+
+XLSX_NOT = {"file": ("目录.csv", "信息资源名称\n".encode(), "text/csv")}
+RESOURCE_FIELDS = {"classification_code": "101002", "summary": "矩阵用资源", "format_category": "database",
+                   "share_type": "unconditional", "delivery": "api", "open_type": "closed",
+                   "update_cycle": "daily"}  # fmt: skip
+
+
+def _resource_json(c: Ctx) -> dict[str, Any]:
+    items = [{"name": "公民身份号码", "element_identifier": "DE0001", "is_key": True}]
+    return {"name": "矩阵接口资源", "department_id": c.department_id, **RESOURCE_FIELDS, "items": items}
+
+
+def _resource_form(c: Ctx) -> dict[str, Any]:
+    return {"name": "矩阵页面资源", "department_id": str(c.department_id), **RESOURCE_FIELDS,
+            "item_name": "公民身份号码", "item_element": "DE0001", "item_key": "0"}  # fmt: skip
 
 
 def _filing(c: Ctx) -> dict[str, Any]:
@@ -226,6 +256,62 @@ RULES: dict[str, Rule] = {
     "GET /filings": rule(CENSUS_READ),
     "POST /filings": own(CENSUS_WRITE, form=lambda c: {k: str(v) for k, v in _filing(c).items()}),
     "POST /filings/{filing_id}/review": rule(OPERATOR, form={"result": "approved", "note": "矩阵"}),
+    # resource catalog: API
+    "GET /api/v1/catalog/resources": rule(CATALOG_READ),
+    "POST /api/v1/catalog/resources": own(CATALOG_WRITE, json=_resource_json),
+    "GET /api/v1/catalog/resources/{resource_id}": rule(CATALOG_READ),
+    "PATCH /api/v1/catalog/resources/{resource_id}": own(CATALOG_WRITE, json={"summary": "矩阵修改的摘要"}),
+    "POST /api/v1/catalog/resources/{resource_id}/submit": own(CATALOG_WRITE),
+    "POST /api/v1/catalog/resources/{resource_id}/publish": rule(OPERATOR, json={"note": "矩阵"}),
+    "POST /api/v1/catalog/resources/{resource_id}/return": rule(OPERATOR, json={"reason": "矩阵"}),
+    "POST /api/v1/catalog/resources/{resource_id}/withdraw": own(CATALOG_WRITE, json={"reason": "矩阵"}),
+    "POST /api/v1/catalog/resources/{resource_id}/review": own(CATALOG_WRITE),
+    "GET /api/v1/catalog/resources/{resource_id}/versions": rule(CATALOG_READ),
+    "GET /api/v1/catalog/resources/{resource_id}/versions/{number}": rule(CATALOG_READ),
+    "GET /api/v1/catalog/resources/{resource_id}/diff": rule(CATALOG_READ, why="已发布资源的版本差异，公开"),
+    "GET /api/v1/catalog/review-queue": rule(OPERATOR),
+    "GET /api/v1/catalog/tasks": rule(CATALOG_HISTORY),
+    "GET /api/v1/catalog/stats": rule(CATALOG_READ),
+    "GET /api/v1/catalog/template": rule(CATALOG_READ),
+    "GET /api/v1/catalog/export": rule(CATALOG_READ),
+    "POST /api/v1/catalog/import": rule(CATALOG_WRITE, files=XLSX_NOT),
+    # resource catalog: pages
+    "GET /catalog/resources/new": rule(CATALOG_WRITE),
+    "POST /catalog/resources/new": own(CATALOG_WRITE, form=_resource_form),
+    "GET /catalog/resources/item-row": rule(CATALOG_WRITE),
+    "GET /catalog/review": rule(OPERATOR),
+    "GET /catalog/tasks": rule(CATALOG_HISTORY),
+    "GET /catalog/mine": rule(CATALOG_WRITE),
+    "GET /catalog/resources/{resource_id}": rule(CATALOG_READ),
+    "GET /catalog/resources/{resource_id}/edit": own(CATALOG_WRITE),
+    "POST /catalog/resources/{resource_id}/edit": own(CATALOG_WRITE, form=_resource_form),
+    "POST /catalog/resources/{resource_id}/submit": own(CATALOG_WRITE),
+    "POST /catalog/resources/{resource_id}/publish": rule(OPERATOR, form={"note": "矩阵"}),
+    "POST /catalog/resources/{resource_id}/return": rule(OPERATOR, form={"reason": "矩阵"}),
+    "POST /catalog/resources/{resource_id}/withdraw": own(CATALOG_WRITE, form={"reason": "矩阵"}),
+    "POST /catalog/resources/{resource_id}/review": own(CATALOG_WRITE),
+    "GET /catalog/resources/{resource_id}/diff": rule(CATALOG_READ),
+    "GET /catalog/stats": rule(CATALOG_READ),
+    "GET /catalog/import": rule(CATALOG_WRITE),
+    "POST /catalog/import": rule(CATALOG_WRITE, files=XLSX_NOT),
+    # data standards
+    "GET /api/v1/standards/classifications": rule(CATALOG_READ),
+    "POST /api/v1/standards/classifications": rule(OPERATOR, json={"code": "307099", "name": "矩阵目"}),
+    "GET /api/v1/standards/code-sets": rule(CATALOG_READ),
+    "GET /api/v1/standards/code-sets/{key:path}": rule(CATALOG_READ),
+    "POST /api/v1/standards/code-sets": rule(OPERATOR, json={"identifier": "JT-MX", "name": "矩阵代码集"}),
+    "GET /api/v1/standards/elements": rule(CATALOG_READ),
+    "GET /api/v1/standards/elements/{key}": rule(CATALOG_READ),
+    "POST /api/v1/standards/elements": rule(OPERATOR, json={"identifier": "LDE9001", "name": "矩阵数据元"}),
+    "GET /standards": rule(CATALOG_READ),
+    "GET /standards/code-sets/{code_set_id}": rule(CATALOG_READ),
+    "GET /standards/elements/{element_id}": rule(CATALOG_READ),
+    "GET /standards/classifications/new": rule(OPERATOR),
+    "GET /standards/code-sets/new": rule(OPERATOR),
+    "GET /standards/elements/new": rule(OPERATOR),
+    "POST /standards/classifications": rule(OPERATOR, form={"code": "307098", "name": "矩阵页面目"}),
+    "POST /standards/code-sets": rule(OPERATOR, form={"identifier": "JT-MX2", "name": "矩阵页面代码集"}),
+    "POST /standards/elements": rule(OPERATOR, form={"identifier": "LDE9002", "name": "矩阵页面数据元"}),
 }
 
 PATH_PARAMS: dict[str, Callable[[Ctx], int]] = {
@@ -236,6 +322,11 @@ PATH_PARAMS: dict[str, Callable[[Ctx], int]] = {
     "system_id": lambda c: c.system_id,
     "department_id": lambda c: c.department_id,
     "filing_id": lambda c: c.filing_id,
+    "resource_id": lambda c: c.resource_id,
+    "number": lambda c: 1,
+    "key": lambda c: c.element_id,  # elements and code sets take an id or an identifier; a miss is a 404
+    "element_id": lambda c: c.element_id,
+    "code_set_id": lambda c: c.code_set_id,
 }
 
 
@@ -297,12 +388,41 @@ def _context(session: Session, org: Org, role: str) -> Ctx:
     session.add_all([target, filing])
     session.flush()
     event = audit.record(session, None, "test.matrix", summary="矩阵用事件")
+    elements = load_national_standards(session) and {
+        e.identifier: e for e in session.scalars(select(DataElement))
+    }
+    operator = org.principal(org.operator)
+    resource = catalog_service.save_resource(
+        session,
+        operator,
+        ResourceIn.model_validate({**_resource_json_for(org.police.id), "name": "矩阵用资源"}),
+    )
+    catalog_workflow.submit(session, operator, resource.id)
+    catalog_workflow.publish(session, operator, resource.id)
+    code_set = session.scalars(select(CodeSet).order_by(CodeSet.id)).first()
+    assert code_set is not None
     caller = users_of(org).get(role, org.civil_steward)  # anonymous: any key will do
     spare = accounts.issue_api_key(session, org.principal(caller), "矩阵备用密钥").key
     session.commit()
     return Ctx(
-        org, role, org.police.id, system.id, target.id, filing.id, event.id, org.civil_steward.id, spare.id
+        org,
+        role,
+        org.police.id,
+        system.id,
+        target.id,
+        filing.id,
+        event.id,
+        org.civil_steward.id,
+        spare.id,
+        resource.id,
+        elements["DE0001"].id,
+        code_set.id,
     )
+
+
+def _resource_json_for(department_id: int) -> dict[str, Any]:
+    items = [{"name": "公民身份号码", "element_identifier": "DE0001", "is_key": True}]
+    return {"department_id": department_id, **RESOURCE_FIELDS, "items": items}
 
 
 @dataclass
