@@ -55,7 +55,7 @@ def _snapshot(session: Session) -> dict[str, Any]:
 
 
 def test_the_demo_city_matches_the_audit_of_130_systems(session: Session) -> None:
-    report = load_demo(session, today=REFERENCE)
+    report = load_demo(session, today=REFERENCE, catalog=False)
     session.commit()
 
     counts = dict(
@@ -110,14 +110,14 @@ def test_the_demo_city_matches_the_audit_of_130_systems(session: Session) -> Non
 
 
 def test_loading_twice_changes_nothing_and_keeps_changed_passwords(session: Session) -> None:
-    load_demo(session, today=REFERENCE)
+    load_demo(session, today=REFERENCE, catalog=False)
     admin = session.scalar(select(User).where(User.username == "admin"))
     assert admin is not None
     admin.password_hash = hash_password("my-own-new-password")
     session.commit()
     before = _snapshot(session)
 
-    again = load_demo(session, today=REFERENCE)
+    again = load_demo(session, today=REFERENCE, catalog=False)
     session.commit()
 
     assert not again.changed and again.summary() == "数据已齐全，未作改动"
@@ -126,8 +126,8 @@ def test_loading_twice_changes_nothing_and_keeps_changed_passwords(session: Sess
 
 
 def test_a_later_load_adds_only_the_new_months(session: Session) -> None:
-    load_demo(session, today=REFERENCE)
-    later = load_demo(session, today=date(2025, 5, 2))
+    load_demo(session, today=REFERENCE, catalog=False)
+    later = load_demo(session, today=date(2025, 5, 2), catalog=False)
     assert later.created["usage"] == 2 * 130 and later.created["systems"] == 0
     assert session.scalar(select(func.count()).select_from(SystemUsage)) == 14 * 130
 
@@ -136,7 +136,7 @@ def test_every_zombie_rule_finds_its_demo_systems_and_nothing_else(session: Sess
     """Whenever the demo is loaded (today), each rule has its true hits and its near misses escape."""
     from jutong.registry.zombies import find_candidates
 
-    report = load_demo(session)
+    report = load_demo(session, catalog=False)
     city = report.city
     found = {c.system_code: set(c.rules) for c in find_candidates(session, as_of=city.reference)}
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from jutong.core import audit
 from jutong.core.auth import CLI_PRINCIPAL, Principal
 from jutong.core.db import utcnow
+from jutong.demo.catalog import load_catalog
 from jutong.demo.city import CITY, PROVINCE, DemoCity, DemoUser, build_city
 from jutong.registry import accounts
 from jutong.registry.models import (
@@ -49,13 +50,19 @@ class LoadReport:
             "systems": "信息系统",
             "usage": "月度使用记录",
             "filings": "经费备案",
+            "resources": "目录资源",
         }
         parts = [f"{labels[k]} {v}" for k, v in self.created.items() if v]
         return "新增 " + "、".join(parts) if parts else "数据已齐全，未作改动"
 
 
-def load_demo(session: Session, *, today: date | None = None, actor: Principal = CLI_PRINCIPAL) -> LoadReport:
-    """Create what is missing of the demo city; audited once when anything was created."""
+def load_demo(
+    session: Session, *, today: date | None = None, actor: Principal = CLI_PRINCIPAL, catalog: bool = True
+) -> LoadReport:
+    """Create what is missing of the demo city; audited once when anything was created.
+
+    ``catalog=False`` leaves out the resource catalog (its ~300 resources go through the real workflow,
+    which takes seconds: tests of the census alone skip it)."""
     city = build_city(today)
     report = LoadReport(city=city)
     report.created["regions"] = _regions(session, city)
@@ -65,6 +72,8 @@ def load_demo(session: Session, *, today: date | None = None, actor: Principal =
     systems = _systems(session, city, departments, targets, report)
     _usage(session, city, systems, report)
     _filings(session, city, systems, users, report)
+    if catalog:
+        report.created["resources"] = load_catalog(session, city, users)  # 资源目录 (jutong.demo.catalog)
     session.flush()
     if report.changed:
         audit.record(
