@@ -172,6 +172,23 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_catalog_entry_publish_date"), ["publish_date"], unique=False)
         batch_op.create_index(batch_op.f("ix_catalog_entry_share_type"), ["share_type"], unique=False)
         batch_op.create_index(batch_op.f("ix_catalog_entry_update_cycle"), ["update_cycle"], unique=False)
+        batch_op.create_index(batch_op.f("ix_catalog_entry_name"), ["name"], unique=False)
+        batch_op.create_index("ix_catalog_entry_department_id_name", ["department_id", "name"], unique=False)
+        batch_op.create_index(
+            "ix_catalog_entry_search_cover",
+            [
+                "id",
+                "department_id",
+                "classification_code",
+                "share_type",
+                "open_type",
+                "format_category",
+                "update_cycle",
+                "publish_date",
+                "name",
+            ],
+            unique=False,
+        )
 
     op.create_table(
         "data_item",
@@ -280,6 +297,9 @@ def downgrade() -> None:
 
     op.drop_table("data_item")
     with op.batch_alter_table("catalog_entry", schema=None) as batch_op:
+        batch_op.drop_index("ix_catalog_entry_search_cover")
+        batch_op.drop_index("ix_catalog_entry_department_id_name")
+        batch_op.drop_index(batch_op.f("ix_catalog_entry_name"))
         batch_op.drop_index(batch_op.f("ix_catalog_entry_update_cycle"))
         batch_op.drop_index(batch_op.f("ix_catalog_entry_share_type"))
         batch_op.drop_index(batch_op.f("ix_catalog_entry_publish_date"))

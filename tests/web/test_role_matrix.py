@@ -275,7 +275,9 @@ RULES: dict[str, Rule] = {
     "GET /api/v1/catalog/template": rule(CATALOG_READ),
     "GET /api/v1/catalog/export": rule(CATALOG_READ),
     "POST /api/v1/catalog/import": rule(CATALOG_WRITE, files=XLSX_NOT),
+    "GET /api/v1/catalog/search": rule(CATALOG_READ),
     # resource catalog: pages
+    "GET /catalog": rule(CATALOG_READ),
     "GET /catalog/resources/new": rule(CATALOG_WRITE),
     "POST /catalog/resources/new": own(CATALOG_WRITE, form=_resource_form),
     "GET /catalog/resources/item-row": rule(CATALOG_WRITE),

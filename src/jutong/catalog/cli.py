@@ -72,3 +72,52 @@ def export_catalog(
     file.parent.mkdir(parents=True, exist_ok=True)
     file.write_bytes(exported.content)
     console.print(f"已导出 {exported.count} 个资源到 {file}" + ("（含未发布的工作副本）" if drafts else ""))
+
+
+@app.command("search")
+def search_catalog(
+    query: str = typer.Argument(..., help="检索词，多个词用空格分隔"),
+    output: str = typer.Option("table", "--format", help="输出格式：table（表格）或 json（与 API 相同）"),
+    limit: int = typer.Option(20, "--limit", help="最多列出的条数（1-100）"),
+    sort: str | None = typer.Option(None, "--sort", help="relevance / newest / name / department"),
+) -> None:
+    """检索已发布的资源目录（中文全文检索，同义词自动扩展）。"""
+    import json
+
+    from rich.table import Table
+
+    from jutong.catalog import search
+    from jutong.catalog.search_schemas import SearchResultOut
+    from jutong.cli.main import fail, migrate
+    from jutong.core import db
+    from jutong.core.auth import CLI_PRINCIPAL
+    from jutong.core.errors import AppError
+
+    if output not in ("table", "json"):
+        raise typer.BadParameter("只能是 table 或 json", param_hint="--format")
+    migrate()
+    try:
+        with db.session_scope() as session:
+            result = search.search(session, CLI_PRINCIPAL, query, None, sort, 1, limit)
+    except AppError as exc:
+        raise fail(exc) from exc
+    if output == "json":
+        typer.echo(
+            json.dumps(SearchResultOut.of(result).model_dump(mode="json"), ensure_ascii=False, indent=2)
+        )
+        return
+    approx = "约 " if result.total_estimated else ""
+    table = Table(title=f"检索“{query}”：共 {approx}{result.total} 条，列出 {len(result.items)} 条")
+    for header in ("资源代码", "资源名称", "提供部门", "共享类型", "开放类型", "更新周期", "发布日期"):
+        table.add_column(header, overflow="fold")
+    for i in result.items:
+        table.add_row(
+            i.code,
+            i.name,
+            i.department_name,
+            i.label("share_type"),
+            i.label("open_type"),
+            i.label("update_cycle"),
+            str(i.publish_date or ""),
+        )
+    console.print(table)
