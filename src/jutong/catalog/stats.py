@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -28,14 +27,8 @@ from jutong.catalog.models import (
     UpdateCycle,
 )
 from jutong.core.labels import LabeledEnum
+from jutong.core.numbers import percent
 from jutong.registry.models import Department
-
-
-def percent(count: int, total: int) -> float:
-    """Share of ``total`` in %, one decimal, rounded half up (1257 of 3750 → 33.5)."""
-    if total <= 0:
-        return 0.0
-    return float((Decimal(count * 100) / Decimal(total)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
 
 
 @dataclass(frozen=True)
