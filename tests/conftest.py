@@ -46,21 +46,28 @@ def _worker() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
-def _postgres_engine() -> tuple[Engine, Engine]:
-    """A fresh database for this test process (several runs may share one server), and the admin engine."""
+def fresh_postgres_database(purpose: str = "jutong") -> tuple[str, Engine]:
+    """A fresh database for this test process (several runs may share one server): its URL and the
+    admin engine that made it. No server: required in CI, skipped with the reason elsewhere."""
     base = make_url(os.environ.get("JUTONG_TEST_POSTGRES_URL", DEFAULT_PG_URL))
-    name = f"{base.database or 'test'}_jutong_{_worker()}_{os.getpid()}"
+    name = f"{base.database or 'test'}_{purpose}_{_worker()}_{os.getpid()}"
     try:
         admin = create_engine(base, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # no server: required in CI, skipped with the reason elsewhere
+    except Exception as exc:
         message = f"PostgreSQL 不可用（{base.render_as_string(hide_password=True)}）：{exc.__class__.__name__}: {exc}"
         if os.environ.get("CI"):
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
-    return make_engine(base.set(database=name).render_as_string(hide_password=False)), admin
+    return base.set(database=name).render_as_string(hide_password=False), admin
+
+
+def drop_postgres_database(admin: Engine, name: str | None) -> None:
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
@@ -70,14 +77,13 @@ def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         path: Path = tmp_path_factory.mktemp("db") / "jutong.db"
         eng = make_engine(f"sqlite:///{path}")
     else:
-        eng, admin = _postgres_engine()
+        url, admin = fresh_postgres_database()
+        eng = make_engine(url)
     upgrade(eng)
     yield eng
     eng.dispose()
     if admin is not None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{eng.url.database}" WITH (FORCE)'))
-        admin.dispose()
+        drop_postgres_database(admin, eng.url.database)
 
 
 @pytest.fixture

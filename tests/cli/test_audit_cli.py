@@ -3,38 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, insert, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, insert, select, text
 from typer.testing import CliRunner
 
 from jutong.cli.main import app
 from jutong.core import audit, db
 from jutong.core.audit import AuditEvent, AuditSeal
 from jutong.core.config import get_settings
-from tests.conftest import DEFAULT_PG_URL
+from tests.conftest import drop_postgres_database, fresh_postgres_database
 
 runner = CliRunner()
-
-
-def _fresh_postgres() -> tuple[str, Engine]:
-    base = make_url(os.environ.get("JUTONG_TEST_POSTGRES_URL", DEFAULT_PG_URL))
-    name = f"{base.database or 'test'}_auditcli_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
-    try:
-        admin = create_engine(base, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # the same policy as conftest: required in CI, skipped elsewhere
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL 不可用：{exc}", pytrace=False)
-        pytest.skip(f"PostgreSQL 不可用：{exc}")
-    return base.set(database=name).render_as_string(hide_password=False), admin
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -46,7 +29,7 @@ def database(
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path}/jutong.db"
     else:
-        url, admin = _fresh_postgres()
+        url, admin = fresh_postgres_database("auditcli")
     monkeypatch.setenv("JUTONG_DATABASE_URL", url)
     get_settings.cache_clear()
     monkeypatch.setattr(db, "_engine", None)  # restored after the test
@@ -57,9 +40,7 @@ def database(
     engine.dispose()
     get_settings.cache_clear()
     if admin is not None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{engine.url.database}" WITH (FORCE)'))
-        admin.dispose()
+        drop_postgres_database(admin, engine.url.database)
 
 
 def _sealed_history(n: int = 6) -> list[int]:
