@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from jutong.core import db
 from jutong.core.auth import Principal, Role
 from jutong.core.db import make_engine
 from jutong.core.migrate import upgrade
@@ -112,7 +113,19 @@ def session(connection: Connection) -> Iterator[Session]:
 
 
 @pytest.fixture
-def app(connection: Connection) -> Iterator[object]:
+def units_of_work(connection: Connection) -> Iterator[None]:
+    """Code that opens its own units of work (``db.session_scope``: the CLI, background jobs) runs on the
+    test's connection, each unit a SAVEPOINT, so the test sees what it committed and all is rolled back."""
+    original = db._session_factory
+    db._session_factory = lambda: _session_on(connection)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        db._session_factory = original
+
+
+@pytest.fixture
+def app(connection: Connection, units_of_work: None) -> Iterator[object]:
     from jutong.web import deps
     from jutong.web.app import create_app
 

@@ -92,13 +92,17 @@ def serve(
 def _register_groups() -> None:
     from jutong.catalog import cli as catalog_cli
     from jutong.cli import audit as audit_cli
+    from jutong.cli import jobs as jobs_cli
     from jutong.demo import cli as demo_cli
+    from jutong.ingest import cli as ingest_cli
     from jutong.registry import cli as registry_cli
 
     app.add_typer(audit_cli.app, name="audit")
+    app.add_typer(jobs_cli.app, name="jobs")
     app.add_typer(registry_cli.app, name="systems")
     app.add_typer(catalog_cli.app, name="catalog")
     app.command("demo")(demo_cli.demo)
+    app.command("ingest")(ingest_cli.ingest)
 
 
 _register_groups()

@@ -99,7 +99,8 @@ def set_engine(engine: Engine) -> None:
 
 
 def new_session() -> Session:
-    get_engine()
+    if _session_factory is None:
+        get_engine()
     assert _session_factory is not None
     return _session_factory()
 

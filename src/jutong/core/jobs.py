@@ -166,7 +166,13 @@ def run_one(worker: str | None = None, now: datetime | None = None) -> Job | Non
         job = claim(session, worker, now)
         if job is None:
             return None
-        job_id, kind, payload, attempts, max_attempts = job.id, job.kind, dict(job.payload), job.attempts, job.max_attempts
+        job_id, kind, payload, attempts, max_attempts = (
+            job.id,
+            job.kind,
+            dict(job.payload),
+            job.attempts,
+            job.max_attempts,
+        )
     try:
         fn = _HANDLERS.get(kind)
         if fn is None:

@@ -170,7 +170,9 @@ class Load(Base):
     quality_score: Mapped[float | None] = mapped_column(Float)
     error_code: Mapped[str] = mapped_column(String(64), default="")
     error_message: Mapped[str] = mapped_column(Text, default="")
-    stats: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # per-item counts for the quality report
+    stats: Mapped[dict[str, Any]] = mapped_column(
+        JSON, default=dict
+    )  # per-item counts for the quality report
     created_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

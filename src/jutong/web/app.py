@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from jutong import __version__
-from jutong.core import audit, db
+from jutong.core import audit, db, jobs
 from jutong.core.config import get_settings
 from jutong.core.errors import AppError, Forbidden, NotAuthenticated
 from jutong.web import deps, pages
@@ -163,15 +163,20 @@ class AuditSealer:
 
 
 def create_app(*, seal_audit: bool = True) -> FastAPI:
+    from jutong.ingest import service as _ingest_jobs  # noqa: F401  (registers its background jobs)
+
     settings = get_settings()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         sealer = AuditSealer(settings.audit_seal_interval_seconds, settings.audit_seal_batch_size)
+        worker = jobs.JobWorker(settings.job_interval_seconds)
         if seal_audit:
             sealer.start()
+            worker.start()
         yield
         if seal_audit:
+            worker.stop()
             sealer.stop()
 
     app = FastAPI(
