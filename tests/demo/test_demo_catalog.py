@@ -163,6 +163,24 @@ def test_the_registry_resources_carry_their_key_items_bound_to_national_elements
     ]
     assert _resource(db, "GA", "常住人口基础信息").classification_code == "101001"
 
+    # seed 003's sex-code example needs 民政局 to hold people with a sex code: its 低保 roll
+    subsistence = _resource(db, "MZ", "最低生活保障对象信息")
+    assert _items(db, subsistence) == {
+        "公民身份号码": ("DE0001", True),
+        "姓名": ("DE0002", False),
+        "性别代码": ("DE0003", False),
+        "出生日期": ("DE0005", False),
+        "居住地址": ("DE0007", False),
+        "居住地行政区划代码": ("DE0011", False),
+        "联系电话": ("DE0006", False),
+        "认定日期": ("DE0012", False),
+        "数据更新时间": ("DE0042", False),
+    }
+    system = db.get(InformationSystem, subsistence.system_id)
+    assert system is not None and (system.code, system.name) == ("MZ-001", "社会救助信息管理系统")
+    assert (subsistence.share_type, subsistence.update_cycle) == ("conditional", "daily")
+    assert "社会救助" in subsistence.share_condition and subsistence.status == "published"
+
 
 def test_terms_are_filled_as_the_rules_require(db: Session) -> None:
     live = list(db.scalars(select(Resource).where(Resource.status == ResourceStatus.published.value)))

@@ -101,7 +101,7 @@ def _register_groups() -> None:
     app.add_typer(jobs_cli.app, name="jobs")
     app.add_typer(registry_cli.app, name="systems")
     app.add_typer(catalog_cli.app, name="catalog")
-    app.command("demo")(demo_cli.demo)
+    app.add_typer(demo_cli.app, name="demo")
     app.command("ingest")(ingest_cli.ingest)
 
 

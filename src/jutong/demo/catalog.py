@@ -3,7 +3,7 @@
 318 resources of 25 departments are catalogued; 300 are published and their share types are seed 003's
 mix scaled to 300 (1257 : 1964 : 529 of 3750 → 101 无条件共享, 157 有条件共享, 42 不予共享); 10 are drafts
 and 8 wait for review. Five departments have no entry at all (气象局, 档案局, 信访局, 退役军人事务局, 残联),
-as seed 003 found 21 departments that reported nothing. Six registry resources carry hand-written data
+as seed 003 found 21 departments that reported nothing. Seven registry resources carry hand-written data
 items bound to the national data elements; the others get items that fit what they describe (a person,
 an organisation or a licence, a business record). Everything goes through the real services, so codes,
 versions, audit events and the search index are what a steward and the operator would have produced;
@@ -87,6 +87,10 @@ _HOUSEHOLD = _items(
     "户号|DE0016|hh",
 )
 _MARRIAGE_CONDITION = "仅限办理户籍登记、社会救助、住房保障等法定业务时核验婚姻状况使用，不得用于其他用途"
+_SUBSISTENCE_CONDITION = (
+    "仅限办理社会救助、医疗救助、住房保障、教育资助和费用减免等法定业务时核验低保对象身份使用，"
+    "不得公开或提供给第三方"
+)
 
 # The registry resources, in creation order (related resources first). Positional fields: department,
 # name, classification, summary, share type, share condition, open type, update cycle, format, format
@@ -169,6 +173,18 @@ REGISTRY: tuple[DemoResource, ...] = (
         ),
         system_code="RS-001", related=(POPULATION, ENTERPRISE),
     ),
+    DemoResource(
+        "MZ", "最低生活保障对象信息", "307002",
+        "经审核确认的城乡最低生活保障对象个人信息，含公民身份号码、姓名、性别、出生日期、居住地址、"
+        "居住地行政区划、联系电话和认定日期，由社会救助信息管理系统在低保申请审核和动态管理中形成。",
+        "conditional", _SUBSISTENCE_CONDITION, "closed", "daily", "database", "KingbaseES", "api",
+        _items(
+            "公民身份号码|DE0001|gmsfhm|key", "姓名|DE0002|xm", "性别代码|DE0003|xbdm", "出生日期|DE0005|csrq",
+            "居住地址|DE0007|jzdz", "居住地行政区划代码|DE0011|jzdxzqh", "联系电话|DE0006|lxdh|低保对象本人或监护人的手机号码",
+            "认定日期|DE0012|rdrq|县级民政部门审核确认其低保对象资格的日期", "数据更新时间|DE0042|gxsj",
+        ),
+        system_code="MZ-001", related=(POPULATION,),
+    ),
 )
 # fmt: on
 
@@ -180,7 +196,7 @@ BULK: dict[str, str] = {
     "出入境证件签发信息/P、旅馆业住宿登记信息/P、旅馆业单位信息/O、保安服务公司信息/O、犯罪记录查询信息/P、"
     "剧毒化学品购买许可信息/O、烟花爆竹运输许可信息/O、消防安全重点单位信息/O、居住证办理信息/P、"
     "刑事案件立案信息、治安案件处罚信息/P、犬类登记信息/P~、枪支管理信息/O^、户籍证明开具信息/P、重点场所视频监控点位信息",
-    "MZ": "最低生活保障对象信息/P、特困人员供养信息/P、临时救助信息/P、低收入家庭认定信息/P、社会团体登记信息/O、"
+    "MZ": "特困人员供养信息/P、临时救助信息/P、低收入家庭认定信息/P、社会团体登记信息/O、"
     "民办非企业单位登记信息/O、基金会登记信息/O、养老机构备案信息/O、高龄津贴发放信息/P、殡葬火化信息/P、"
     "孤儿基本生活保障信息/P、困境儿童信息/P、残疾人两项补贴发放信息/P、居民家庭经济状况核对信息/P、"
     "行政区划信息、标准地名信息、慈善组织认定信息/O、收养登记信息/P^、流浪乞讨人员救助信息/P~、社会工作者职业资格信息/P",
