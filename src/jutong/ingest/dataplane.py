@@ -313,23 +313,28 @@ class Writer:
             f"INSERT INTO {log} (_version, _op, {self.cols()}) SELECT {v}, 'D', {self.cols('l.')} FROM {live} l "
             f"JOIN {s} s ON {self.key_match('s', 'l')} WHERE s._op = 'D'"
         )
-        sets = ", ".join(f"{self.q(c)} = s.{self.q(c)}" for c in self.names if c not in self.keys)
-        sets = (sets + ", " if sets else "") + f"_hash = s._hash, _version = {v}"
-        match = self.key_match(live, "s")
+        # one upsert driven by the staged rows (each finds its live row through the primary key), then
+        # the deletes by key: cost follows the size of the change, not of the table
+        sets = ", ".join(f"{self.q(c)} = excluded.{self.q(c)}" for c in self.names if c not in self.keys)
+        sets = (sets + ", " if sets else "") + "_hash = excluded._hash, _version = excluded._version"
         self.exec(
-            f"UPDATE {live} SET {sets} FROM {s} s WHERE {match} AND s._op = 'U' AND {live}._hash <> s._hash"
+            f"INSERT INTO {live} ({self.cols()}, _hash, _version) SELECT {self.cols()}, _hash, {v} FROM {s} "
+            f"WHERE _op = 'U' ON CONFLICT ({self.cols(names=self.keys)}) DO UPDATE SET {sets} "
+            f"WHERE {live}._hash <> excluded._hash"
         )
-        self.exec(f"DELETE FROM {live} WHERE EXISTS (SELECT 1 FROM {s} s WHERE {match} AND s._op = 'D')")
-        self.exec(
-            f"INSERT INTO {live} ({self.cols()}, _hash, _version) SELECT {self.cols('s.')}, s._hash, {v} FROM {s} s "
-            f"LEFT JOIN {live} l ON {self.key_match('s', 'l')} WHERE s._op = 'U' AND l.{first_key} IS NULL"
-        )
+        keys = self.cols(names=self.keys)
+        keys = f"({keys})" if len(self.keys) > 1 else keys
+        self.exec(f"DELETE FROM {live} WHERE {keys} IN (SELECT {keys} FROM {s} WHERE _op = 'D')")
         return inserted, updated, deleted
 
     def create_stage(self, name: str) -> None:
         self.exec(
             f"CREATE TABLE {self.q(name)} ({self.column_ddl()}, _hash BIGINT, _op CHAR(1), _row BIGINT)"
         )
+
+    def index_stage(self, name: str) -> None:
+        """After staging: the key index that duplicate detection and the joins with the live table use."""
+        self.exec(f"CREATE INDEX {self.q('ix_' + name)} ON {self.q(name)} ({self.cols(names=self.keys)})")
 
     def drop(self, name: str) -> None:
         self.exec(f"DROP TABLE IF EXISTS {self.q(name)}")

@@ -257,6 +257,7 @@ def _run(
                 session, load.id, dataplane.reject_frame_for_duplicates(duplicates, labels, writer.keys)
             )
     if not full:
+        writer.index_stage(target)
         duplicates = writer.duplicates(target, "_row")
         if duplicates:
             writer.delete_rows(target, "_row", (d[0] for d in duplicates))
