@@ -246,6 +246,7 @@ def _run(
             rejected += _store_rejects(session, load.id, frame)
         if progress:
             progress(Progress(load.id, read, "读取校验", getattr(info, "size_bytes", None)))
+    load.encoding = info.encoding  # a GBK file that starts with plain ASCII is only recognised later
     if progress:
         progress(Progress(load.id, read, "写入"))
     # repeated keys within the load: keep the first row, reject the later ones
