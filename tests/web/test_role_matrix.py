@@ -31,6 +31,7 @@ from jutong.catalog.models import CodeSet, DataElement
 from jutong.catalog.schemas import ResourceIn
 from jutong.catalog.standards import load_national_standards
 from jutong.core import audit
+from jutong.ingest.models import Load, Mapping, Source
 from jutong.registry import accounts
 from jutong.registry.models import Filing, InformationSystem, IntegrationTarget, User
 from tests.conftest import PASSWORD, Org, api_headers, login
@@ -54,6 +55,12 @@ ZOMBIE_READ = frozenset({OP, ST, AU})
 CATALOG_READ = SIGNED_IN
 CATALOG_WRITE = frozenset({OP, ST})
 CATALOG_HISTORY = frozenset({OP, ST, AU})  # working copies and review tasks: not consumers
+# data ingest: the provider's stewards and operators load and manage sources and mappings; auditors
+# read loads, quality and the change log's counts; rejects (the rows as sent) only the provider and
+# operators; consumers nothing
+INGEST_READ = frozenset({OP, ST, AU})
+INGEST_WRITE = frozenset({OP, ST})
+EMPTY_FILE = {"file": ("空.csv", b"", "text/csv")}
 
 
 @dataclass
@@ -72,6 +79,9 @@ class Ctx:
     resource_id: int  # a published 市公安局 resource with one version
     element_id: int
     code_set_id: int
+    load_id: int  # a finished load of that resource
+    source_id: int  # a database source of it, never loaded from
+    mapping_id: int  # a mapping of it, used by nothing
 
 
 Body = dict[str, Any] | list[Any] | Callable[[Ctx], Any] | None
@@ -314,6 +324,51 @@ RULES: dict[str, Rule] = {
     "POST /standards/classifications": rule(OPERATOR, form={"code": "307098", "name": "矩阵页面目"}),
     "POST /standards/code-sets": rule(OPERATOR, form={"identifier": "JT-MX2", "name": "矩阵页面代码集"}),
     "POST /standards/elements": rule(OPERATOR, form={"identifier": "LDE9002", "name": "矩阵页面数据元"}),
+    # data ingest: API
+    "GET /api/v1/ingest/quality/overview": rule(INGEST_READ, why="部门数据管理员只看到本部门的资源"),
+    "POST /api/v1/ingest/resources/{resource_id}/loads": own(
+        INGEST_WRITE, files=EMPTY_FILE, why="空文件：放行后以 422 拒收，不排队"
+    ),
+    "GET /api/v1/ingest/resources/{resource_id}/loads": own(INGEST_READ),
+    "GET /api/v1/ingest/loads/{load_id}": own(INGEST_READ),
+    "GET /api/v1/ingest/loads/{load_id}/quality": own(INGEST_READ),
+    "GET /api/v1/ingest/loads/{load_id}/rejects": own(INGEST_WRITE, why="问题数据含原始记录：审计人员不看"),
+    "GET /api/v1/ingest/resources/{resource_id}/quality": own(INGEST_READ),
+    "GET /api/v1/ingest/resources/{resource_id}/changes": own(INGEST_READ, why="只有各版本的计数，不含记录"),
+    "GET /api/v1/ingest/resources/{resource_id}/sources": own(INGEST_READ, why="连接口令已隐藏"),
+    "POST /api/v1/ingest/resources/{resource_id}/sources": own(
+        INGEST_WRITE, json={"name": "矩阵接口源", "kind": "http", "config": {"url": "http://127.0.0.1:9/x"}}
+    ),
+    "GET /api/v1/ingest/sources/{source_id}": own(INGEST_READ),
+    "PUT /api/v1/ingest/sources/{source_id}": own(
+        INGEST_WRITE,
+        json={"name": "矩阵数据源", "kind": "sql", "config": {"url": "sqlite://", "query": "SELECT 2"}},
+    ),
+    "DELETE /api/v1/ingest/sources/{source_id}": own(INGEST_WRITE),
+    "POST /api/v1/ingest/sources/{source_id}/pull": own(INGEST_WRITE),
+    "GET /api/v1/ingest/resources/{resource_id}/mappings": own(INGEST_READ),
+    "POST /api/v1/ingest/resources/{resource_id}/mappings": own(INGEST_WRITE, json={"name": "矩阵接口映射"}),
+    "GET /api/v1/ingest/mappings/{mapping_id}": own(INGEST_READ),
+    "PUT /api/v1/ingest/mappings/{mapping_id}": own(INGEST_WRITE, json={"name": "矩阵映射"}),
+    "DELETE /api/v1/ingest/mappings/{mapping_id}": own(INGEST_WRITE),
+    # data ingest: pages
+    "GET /ingest": rule(INGEST_READ, why="部门数据管理员只看到本部门的资源"),
+    "GET /ingest/quality": rule(INGEST_READ, why="部门数据管理员只看到本部门的资源"),
+    "GET /ingest/resources/{resource_id}": own(INGEST_READ),
+    "GET /ingest/resources/{resource_id}/loads": own(INGEST_READ),
+    "POST /ingest/resources/{resource_id}/loads": own(INGEST_WRITE, files=EMPTY_FILE),
+    "GET /ingest/resources/{resource_id}/quality": own(INGEST_READ),
+    "GET /ingest/loads/{load_id}": own(INGEST_READ),
+    "GET /ingest/loads/{load_id}/status": own(INGEST_READ),
+    "GET /ingest/loads/{load_id}/rejects/download": own(INGEST_WRITE, why="问题数据含原始记录：审计人员不看"),
+    "POST /ingest/resources/{resource_id}/sources": own(
+        INGEST_WRITE, form={"name": "矩阵页面源", "kind": "file"}
+    ),
+    "POST /ingest/sources/{source_id}/pull": own(INGEST_WRITE),
+    "POST /ingest/sources/{source_id}/delete": own(INGEST_WRITE),
+    "GET /ingest/resources/{resource_id}/mappings/new": own(INGEST_WRITE),
+    "POST /ingest/resources/{resource_id}/mappings": own(INGEST_WRITE, form={"name": "矩阵页面映射"}),
+    "POST /ingest/mappings/{mapping_id}/delete": own(INGEST_WRITE),
 }
 
 PATH_PARAMS: dict[str, Callable[[Ctx], int]] = {
@@ -329,6 +384,9 @@ PATH_PARAMS: dict[str, Callable[[Ctx], int]] = {
     "key": lambda c: c.element_id,  # elements and code sets take an id or an identifier; a miss is a 404
     "element_id": lambda c: c.element_id,
     "code_set_id": lambda c: c.code_set_id,
+    "load_id": lambda c: c.load_id,
+    "source_id": lambda c: c.source_id,
+    "mapping_id": lambda c: c.mapping_id,
 }
 
 
@@ -403,6 +461,23 @@ def _context(session: Session, org: Org, role: str) -> Ctx:
     catalog_workflow.publish(session, operator, resource.id)
     code_set = session.scalars(select(CodeSet).order_by(CodeSet.id)).first()
     assert code_set is not None
+    load = Load(
+        resource_id=resource.id,
+        department_id=org.police.id,
+        catalog_version=1,
+        mode="full",
+        status="succeeded",
+        source_label="矩阵.csv",
+    )
+    source = Source(
+        resource_id=resource.id,
+        name="矩阵数据源",
+        kind="sql",
+        config={"url": "sqlite://", "query": "SELECT 1"},
+    )
+    mapping = Mapping(resource_id=resource.id, name="矩阵映射")
+    session.add_all([load, source, mapping])
+    session.flush()
     caller = users_of(org).get(role, org.civil_steward)  # anonymous: any key will do
     spare = accounts.issue_api_key(session, org.principal(caller), "矩阵备用密钥").key
     session.commit()
@@ -419,6 +494,9 @@ def _context(session: Session, org: Org, role: str) -> Ctx:
         resource.id,
         elements["DE0001"].id,
         code_set.id,
+        load.id,
+        source.id,
+        mapping.id,
     )
 
 

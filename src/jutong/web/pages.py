@@ -33,6 +33,8 @@ NAV: list[NavItem] = [
         "目录统计", "/catalog/stats", frozenset({Role.operator, Role.steward, Role.auditor, Role.consumer})
     ),
     NavItem("数据标准", "/standards", frozenset({Role.operator, Role.steward, Role.auditor, Role.consumer})),
+    NavItem("数据归集", "/ingest", frozenset({Role.operator, Role.steward, Role.auditor})),
+    NavItem("数据质量", "/ingest/quality", frozenset({Role.operator, Role.steward, Role.auditor})),
     NavItem("系统普查", "/systems", frozenset({Role.operator, Role.steward, Role.auditor})),
     NavItem("僵尸系统", "/zombies", frozenset({Role.operator, Role.steward, Role.auditor})),
     NavItem("整合清单", "/plans", frozenset({Role.operator, Role.steward, Role.auditor})),

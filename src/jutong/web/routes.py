@@ -8,6 +8,8 @@ from fastapi import FastAPI
 def include_routers(app: FastAPI) -> None:
     from jutong.catalog import api as catalog_api
     from jutong.catalog import views as catalog_views
+    from jutong.ingest import api as ingest_api
+    from jutong.ingest import views as ingest_views
     from jutong.registry import api as registry_api
     from jutong.registry import views as registry_views
     from jutong.web import audit_api, audit_views, views
@@ -16,6 +18,8 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(audit_views.router)
     app.include_router(registry_views.router)
     app.include_router(catalog_views.router)
+    app.include_router(ingest_views.router)
     app.include_router(audit_api.router, prefix="/api/v1")
     app.include_router(registry_api.router, prefix="/api/v1")
     app.include_router(catalog_api.router, prefix="/api/v1")
+    app.include_router(ingest_api.router, prefix="/api/v1")
