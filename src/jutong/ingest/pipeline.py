@@ -427,10 +427,11 @@ def recover_interrupted(session: Session) -> int:
     """Loads left running by a process that died (killed, power loss): mark them failed so they can be re-run."""
     now = utcnow()
     count = 0
-    for load in session.scalars(select(Load).where(Load.status == LoadStatus.running.value)):
+    waiting = (LoadStatus.running.value, LoadStatus.queued.value)
+    for load in session.scalars(select(Load).where(Load.status.in_(waiting))):
         worker = str((load.stats or {}).get("worker", ""))
-        if _alive(worker) and now - load.started_at < STALE_AFTER:
-            continue
+        if now - load.started_at < STALE_AFTER and (load.status == LoadStatus.queued.value or _alive(worker)):
+            continue  # a queued upload waits for the background worker; a running one for its process
         load.status = LoadStatus.failed.value
         load.error_code = "load_interrupted"
         load.error_message = "归集进程中断（被终止或机器重启），数据仍为上一版本；请重新运行该批次"

@@ -256,6 +256,10 @@ def _file_job(session: Session, payload: dict[str, Any]) -> dict[str, Any]:
         return load_file(
             job_principal(payload), code, path, mode=mode, mapping_name=mapping_name, load_id=load_id
         )
+    except Exception as exc:  # never leave the upload queued: the resource would refuse every later one
+        with db.session_scope() as s:
+            pipeline.mark_failed(s, _load(s, load_id), exc, 0.0)
+        raise
     finally:
         path.unlink(missing_ok=True)
 
