@@ -62,12 +62,59 @@ def demo(
     if report.existing_users:
         console.print("* 账号此前已存在，密码未重置；如曾修改密码，请使用修改后的密码。")
 
+    samples = _sample_files()
+    if samples:
+        console.print("可上传试用的数据文件（数据归集 → 资源 → 上传）：")
+        for path, note in samples:
+            console.print(f"  {path}  {note}")
+
     url = f"http://{host}:{port}"
     if not serve:
         console.print(f"已加载，未启动网站。运行 jutong serve 后访问 {url}")
         return
     console.print(f"在浏览器中打开 {url} ，用上表任一账号登录。按 Ctrl+C 停止。")
     run_server(host=host, port=port)
+
+
+SAMPLES = (
+    # file name, resource, style, rows, note
+    (
+        "公安局_常住人口.csv",
+        "常住人口基础信息",
+        "ga",
+        2000,
+        "公安局，GBK，性别 0/1：选映射“公安性别代码（0男1女）”",
+    ),
+    ("民政局_低保对象.csv", "最低生活保障对象信息", "mz", 1000, "民政局，GBK，性别 1/2（已是国标）"),
+)
+
+
+def _sample_files() -> list[tuple[Path, str]]:
+    """Small GBK files of two departments for trying ingest by hand (written once, deterministic)."""
+    from jutong.core.config import get_settings
+    from jutong.demo import datagen
+
+    folder = get_settings().data_dir / "samples"
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for name, resource, style, rows, note in SAMPLES:
+        path = folder / name
+        if not path.exists():
+            options = datagen.DataOptions(
+                resource=resource, rows=rows, style=datagen.SexStyle(style), encoding=datagen.Encoding("gbk"),
+                dates=datagen.DateStyle("mixed"),
+            )  # fmt: skip
+            datagen.generate(path, options)
+        out.append((path, note))
+    changes = folder / "公安局_常住人口_增量.csv"
+    if not changes.exists():
+        base = datagen.DataOptions(
+            resource="常住人口基础信息", rows=2000, style=datagen.SexStyle.ga, encoding=datagen.Encoding.gbk,
+            dates=datagen.DateStyle("mixed"),
+        )  # fmt: skip
+        datagen.generate_changes(changes, base, datagen.ChangeOptions(base_rows=2000, change_share=0.05))
+    out.append((changes, "公安局，上一文件的增量：更新、新增和删除（操作类型 D），选增量模式"))
+    return out
 
 
 @app.command("data")

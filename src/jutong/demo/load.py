@@ -51,6 +51,7 @@ class LoadReport:
             "usage": "月度使用记录",
             "filings": "经费备案",
             "resources": "目录资源",
+            "mappings": "归集映射",
         }
         parts = [f"{labels[k]} {v}" for k, v in self.created.items() if v]
         return "新增 " + "、".join(parts) if parts else "数据已齐全，未作改动"
@@ -74,6 +75,7 @@ def load_demo(
     _filings(session, city, systems, users, report)
     if catalog:
         report.created["resources"] = load_catalog(session, city, users)  # 资源目录 (jutong.demo.catalog)
+        report.created["mappings"] = _mappings(session)
     session.flush()
     if report.changed:
         audit.record(
@@ -280,3 +282,28 @@ def _filings(
         created += 1
     session.flush()
     report.created["filings"] = created
+
+
+# 公安局 writes sex as 0=男 1=女 (seed 003); its saved mapping turns that into GB/T 2261.1 on every load
+POLICE_SEX_MAPPING = "公安性别代码（0男1女）"
+
+
+def _mappings(session: Session) -> int:
+    from jutong.catalog.models import Resource
+    from jutong.demo.catalog import POPULATION
+    from jutong.ingest.models import Mapping
+
+    resource = session.scalar(select(Resource).where(Resource.name == POPULATION))
+    if resource is None or session.scalar(
+        select(Mapping.id).where(Mapping.resource_id == resource.id, Mapping.name == POLICE_SEX_MAPPING)
+    ):
+        return 0
+    session.add(
+        Mapping(
+            resource_id=resource.id,
+            name=POLICE_SEX_MAPPING,
+            description="公安人口库的性别代码 0=男、1=女，归集时转换为 GB/T 2261.1 的 1=男性、2=女性",
+            values={"xbdm": {"0": "1", "1": "2"}},
+        )
+    )
+    return 1

@@ -104,8 +104,8 @@ def _print(result: dict[str, object]) -> None:
     console.print(table)
     if result["rejected"]:
         console.print(
-            f"[yellow]有 {result['rejected']:,} 行问题数据未入库[/yellow]，原因见批次页面，或下载："
-            f"/api/v1/ingest/loads/{result['load_id']}/rejects?format=xlsx"
+            f"[yellow]有 {result['rejected']:,} 行问题数据未入库[/yellow]，逐行原因见网页 /ingest/loads/{result['load_id']}"
+            "（可下载 CSV/Excel，改正后重新提交）"
         )
     if result.get("quality_score") is not None:
         console.print(f"质量评分：{result['quality_score']}")
