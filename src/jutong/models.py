@@ -5,5 +5,6 @@ from jutong.core import audit, jobs, options  # noqa: F401
 from jutong.core.db import Base
 from jutong.ingest import models as ingest_models  # noqa: F401
 from jutong.registry import models as registry_models  # noqa: F401
+from jutong.sharing import models as sharing_models  # noqa: F401
 
 metadata = Base.metadata

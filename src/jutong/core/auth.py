@@ -38,6 +38,7 @@ class Principal:
     via: str  # "session" | "api_key" | "cli"
     api_key_id: int | None = None
     ip: str | None = None
+    application_id: int | None = None  # an API key issued to a consumer's application
 
     @property
     def role_label(self) -> str:

@@ -231,7 +231,14 @@ def set_user_active(session: Session, actor: Principal, user_id: int, *, active:
     return user
 
 
-def principal_for(user: User, *, via: str, ip: str | None = None, api_key_id: int | None = None) -> Principal:
+def principal_for(
+    user: User,
+    *,
+    via: str,
+    ip: str | None = None,
+    api_key_id: int | None = None,
+    application_id: int | None = None,
+) -> Principal:
     return Principal(
         user_id=user.id,
         username=user.username,
@@ -240,6 +247,7 @@ def principal_for(user: User, *, via: str, ip: str | None = None, api_key_id: in
         via=via,
         api_key_id=api_key_id,
         ip=ip,
+        application_id=application_id,
     )
 
 

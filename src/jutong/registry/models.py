@@ -202,6 +202,8 @@ class ApiKey(Base):
     name: Mapped[str] = mapped_column(String(100))
     key_id: Mapped[str] = mapped_column(String(32), unique=True)
     key_hash: Mapped[str] = mapped_column(String(64))
+    # a key issued to a consumer department's application (共享数据服务的调用方); None: the user's own key
+    application_id: Mapped[int | None] = mapped_column(ForeignKey("sharing_application.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

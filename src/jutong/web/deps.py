@@ -135,7 +135,9 @@ async def optional_principal(request: Request, session: DbSession) -> Principal 
         if found is None:
             raise NotAuthenticated("API 密钥无效、已吊销或已停用", code="api_key_invalid")
         user, key = found
-        principal = accounts.principal_for(user, via="api_key", ip=ip, api_key_id=key.id)
+        principal = accounts.principal_for(
+            user, via="api_key", ip=ip, api_key_id=key.id, application_id=key.application_id
+        )
     else:
         user_id = request.session.get("user_id")
         if user_id is None:
