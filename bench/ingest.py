@@ -227,6 +227,7 @@ def measure(backend: str, rows: int, full: Path, delta: Path, folder: Path, pg_a
         "incremental_s": changed["seconds"],
         "incremental_peak_mb": peak_inc,
         "incremental": {k: changed[k] for k in ("read", "inserted", "updated", "deleted", "unchanged")},
+        "timings": loaded.get("timings"),
         "loaded": loaded["loaded"],
         "rejected": loaded["rejected"],
     }
@@ -241,6 +242,7 @@ def report(r: dict[str, Any], target: float) -> None:
         f"jutong {ours:>9,.0f} 行/秒 {r['load_s']:7.1f} s（含启动 {r['wall_s']:.1f} s），"
         f"峰值内存 {r['peak_mb']:,.0f} MB | 比值 {ours / raw:.0%}（目标 ≥ {target:.0%}）"
     )
+    log(f"  {'':<10} 各阶段（秒）：{r['timings']}")
     log(
         f"  {'':<10} 增量 1%：{r['incremental_s']:.1f} s = 全量的 {r['incremental_s'] / r['load_s']:.1%}"
         f"（目标 < 20%），{r['incremental']}，峰值内存 {r['incremental_peak_mb']:,.0f} MB"

@@ -170,35 +170,42 @@ class Writer:
                 )
 
     # ---- writing batches ---------------------------------------------------------------------
-    def write(self, table: str, frame: pl.DataFrame, names: list[str], *, rowid: bool = False) -> int:
+    def encode(self, frame: pl.DataFrame, names: list[str]) -> pl.DataFrame | bytes:
+        """What ``write`` sends, prepared without the database (the pipeline does it in its reading thread,
+        overlapping the previous batch's write): CSV bytes for PostgreSQL's COPY, bindable values for SQLite."""
+        if self.dialect == "postgresql":
+            buffer = io.BytesIO()
+            frame.select(names).write_csv(
+                buffer,
+                include_header=False,
+                null_value="",  # an unquoted empty field is NULL; empty text was made null by the rules
+                quote_style="necessary",
+                datetime_format="%Y-%m-%d %H:%M:%S",
+                date_format="%Y-%m-%d",
+            )
+            return buffer.getvalue()
+        return sqlite_ready(frame.select(names))
+
+    def write(
+        self, table: str, frame: pl.DataFrame, names: list[str], *, rowid: bool = False, encoded: Any = None
+    ) -> int:
         """Append a typed batch; returns how many rows the database took (SQLite ignores duplicate keys)."""
         if frame.height == 0:
             return 0
+        if encoded is None:
+            encoded = self.encode(frame, names)
         if self.dialect == "postgresql":
-            return self._copy(table, frame, names)
-        return self._insert(table, frame, names, rowid=rowid)
-
-    def _copy(self, table: str, frame: pl.DataFrame, names: list[str]) -> int:
-        buffer = io.BytesIO()
-        frame.select(names).write_csv(
-            buffer,
-            include_header=False,
-            null_value="",
-            quote_style="non_numeric",  # "" is an empty string, an unquoted empty field is NULL
-            datetime_format="%Y-%m-%d %H:%M:%S",
-            date_format="%Y-%m-%d",
-        )
-        raw = self.session.connection().connection.dbapi_connection
-        assert raw is not None
-        statement = f"COPY {self.q(table)} ({self.cols(names=names)}) FROM STDIN (FORMAT csv)"
-        with raw.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[attr-defined]
-            copy.write(buffer.getbuffer())
-        return frame.height
+            raw = self.session.connection().connection.dbapi_connection
+            assert raw is not None
+            statement = f"COPY {self.q(table)} ({self.cols(names=names)}) FROM STDIN (FORMAT csv)"
+            with raw.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[attr-defined]
+                copy.write(encoded)
+            return frame.height
+        return self._insert(table, encoded, names, rowid=rowid)
 
     def _insert(self, table: str, frame: pl.DataFrame, names: list[str], *, rowid: bool) -> int:
         """SQLite: one executemany per batch. With ``rowid`` the source row number becomes the rowid and a
         repeated key is skipped (``OR IGNORE``); the caller finds the skipped rows by their rowid."""
-        frame = sqlite_ready(frame.select(names))
         target = ", ".join("rowid" if (rowid and n == "_row") else self.q(n) for n in names)
         marks = ", ".join("?" for _ in names)
         verb = "INSERT OR IGNORE" if rowid else "INSERT"

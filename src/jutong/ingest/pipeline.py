@@ -227,18 +227,29 @@ def _run(
     labels = {i["column_name"]: i["name"] for i in snapshot.get("items") or []}
     stats = None
     read = rejected = 0
-    for checked in _prefetch(validate.check_batch(frame, plan) for frame in batches.batches):
-        read += checked.good.height + checked.rejects.height
-        stats = checked.stats if stats is None else stats.merge(checked.stats)
-        good = checked.good
-        extra_rejects: list[pl.DataFrame] = []
+    # seconds per phase, kept with the load: where a slow load spent its time
+    timings = {"wait_for_rows": 0.0, "write": 0.0, "key_index": 0.0, "apply": 0.0, "quality": 0.0}
+    mark = time.perf_counter()
+
+    def prepare(frame: pl.DataFrame) -> tuple[Any, pl.DataFrame, list[pl.DataFrame], Any]:
+        """Check a batch and encode it for the database; runs in the reading thread (polars frees the GIL)."""
+        checked = validate.check_batch(frame, plan)
+        good, extra = checked.good, []
         if full:
             deletes = good.filter(pl.col("_op") == "D")
             if deletes.height:
-                extra_rejects.append(_op_rejects(deletes, plan))
+                extra.append(_op_rejects(deletes, plan))
                 good = good.filter(pl.col("_op") != "D")
             good = good.with_columns(pl.lit(version, dtype=pl.Int32).alias("_version"))
-        taken = writer.write(target, good, names, rowid=full and not pg)
+        return checked, good, extra, writer.encode(good, names) if good.height else None
+
+    for checked, good, extra_rejects, encoded in _prefetch(prepare(frame) for frame in batches.batches):
+        timings["wait_for_rows"] += time.perf_counter() - mark
+        read += checked.good.height + checked.rejects.height
+        stats = checked.stats if stats is None else stats.merge(checked.stats)
+        began = time.perf_counter()
+        taken = writer.write(target, good, names, rowid=full and not pg, encoded=encoded)
+        timings["write"] += time.perf_counter() - began
         if full and not pg and taken < good.height:
             duplicates = writer.skipped_duplicates(target, good)
             extra_rejects.append(dataplane.reject_frame_for_duplicates(duplicates, labels, writer.keys))
@@ -246,10 +257,12 @@ def _run(
             rejected += _store_rejects(session, load.id, frame)
         if progress:
             progress(Progress(load.id, read, "读取校验", getattr(info, "size_bytes", None)))
+        mark = time.perf_counter()
     load.encoding = info.encoding  # a GBK file that starts with plain ASCII is only recognised later
     if progress:
         progress(Progress(load.id, read, "写入"))
     # repeated keys within the load: keep the first row, reject the later ones
+    mark = time.perf_counter()
     if pg and full:
         while not writer.add_primary_key(target):
             duplicates = writer.duplicates(target, "_row")
@@ -266,6 +279,8 @@ def _run(
                 session, load.id, dataplane.reject_frame_for_duplicates(duplicates, labels, writer.keys)
             )
     staged = writer.count(target)
+    timings["key_index"] = time.perf_counter() - mark
+    mark = time.perf_counter()
     if full:
         if live_exists and data.data_version > 0:
             inserted, updated, deleted = writer.diff_full(target)
@@ -289,6 +304,7 @@ def _run(
             f"计数不一致：读取 {read} 条 = 入库 {loaded} 条 + 问题数据 {rejected} 条，但暂存了 {staged} 条，已回滚",
             code="load_count_mismatch",
         )
+    timings["apply"] = time.perf_counter() - mark
     dataplane.touch(
         data,
         version=version,
@@ -309,9 +325,13 @@ def _run(
         "unmapped_columns": list(plan.unmapped_source_columns),
         "baseline": bool(full and not (live_exists and version > 1)),
         "row_count": row_count,
+        "timings": timings,
     }
     session.flush()
+    mark = time.perf_counter()
     _assess(session, load)
+    timings["quality"] = time.perf_counter() - mark
+    load.stats = {**load.stats, "timings": {k: round(v, 3) for k, v in timings.items()}}
 
 
 def _assess(session: Session, load: Load) -> None:
@@ -396,6 +416,7 @@ def summary(load: Load) -> dict[str, Any]:
         "unchanged": load.unchanged_count,
         "seconds": load.seconds,
         "quality_score": load.quality_score,
+        "timings": (load.stats or {}).get("timings"),
         "error_code": load.error_code or None,
         "error_message": load.error_message or None,
     }
