@@ -60,7 +60,7 @@ def rows(session: Session, resource: Any, columns: str = "gmsfhm, xm, xbdm") -> 
 
 def changes(session: Session, resource: Any) -> list[tuple[int, str, str]]:
     _, log = dataplane.table_names(resource.id)
-    return [tuple(r) for r in session.execute(text(f"SELECT _version, _op, gmsfhm FROM {log} ORDER BY _seq"))]  # type: ignore[misc]
+    return [tuple(r) for r in session.execute(text(f"SELECT _version, _op, gmsfhm FROM {log} ORDER BY _seq"))]
 
 
 def counts(done: Load) -> dict[str, int]:

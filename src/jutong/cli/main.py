@@ -24,6 +24,9 @@ err_console = Console(stderr=True)
 
 def fail(exc: AppError) -> typer.Exit:
     err_console.print(f"[red]错误[/red] {exc.message}（{exc.code}）")
+    fix = exc.detail.get("fix") if isinstance(exc.detail, dict) else None
+    if fix:
+        err_console.print(f"怎么改：{fix}")
     return typer.Exit(code=2)
 
 
@@ -96,6 +99,7 @@ def _register_groups() -> None:
     from jutong.demo import cli as demo_cli
     from jutong.ingest import cli as ingest_cli
     from jutong.registry import cli as registry_cli
+    from jutong.sharing import cli as sharing_cli
 
     app.add_typer(audit_cli.app, name="audit")
     app.add_typer(jobs_cli.app, name="jobs")
@@ -103,6 +107,8 @@ def _register_groups() -> None:
     app.add_typer(catalog_cli.app, name="catalog")
     app.add_typer(demo_cli.app, name="demo")
     app.command("ingest")(ingest_cli.ingest)
+    app.add_typer(sharing_cli.requests_app, name="requests")
+    app.add_typer(sharing_cli.grants_app, name="grants")
 
 
 _register_groups()

@@ -143,7 +143,8 @@ class ResourceData(Base):
 
 
 class Load(Base):
-    """批次: one ingest run. ``read = loaded + rejected``; ``loaded = inserted + updated + deleted + unchanged``."""
+    """批次: one ingest run. ``read = loaded + rejected``; ``loaded = inserted + updated + unchanged`` for a full
+    load (``deleted``: the previous version's rows the file no longer has), ``+ deleted`` for an incremental one."""
 
     __tablename__ = "ingest_load"
     __table_args__ = (Index("ix_ingest_load_resource_id_id", "resource_id", "id"),)

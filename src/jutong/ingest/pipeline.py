@@ -7,8 +7,9 @@ the savepoint back, so the previous data version stays exactly as it was, and ma
 its reason. Reading and checking the next batch (polars, which releases the GIL) overlaps with writing
 the current one (``_prefetch``), so the two cores both work.
 
-``read = loaded + rejected`` and ``loaded = inserted + updated + deleted + unchanged`` hold for every load
-that succeeds; they are checked before the load is committed.
+``read = loaded + rejected`` holds for every load that succeeds and is checked before it is committed;
+``loaded = inserted + updated + unchanged`` for a full load (its deletions are the previous version's rows
+the file no longer has) and ``inserted + updated + deleted + unchanged`` for an incremental one.
 """
 
 from __future__ import annotations
@@ -328,6 +329,9 @@ def _run(
         "timings": timings,
     }
     session.flush()
+    from jutong.sharing import corrections  # 纠错: a confirmed report closes with the version that fixed it
+
+    corrections.close_fixed(session, resource.id, version)
     mark = time.perf_counter()
     _assess(session, load)
     timings["quality"] = time.perf_counter() - mark

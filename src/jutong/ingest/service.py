@@ -165,7 +165,7 @@ def load_file(
         try:
             batches = readers.open_file(path, filename=path.name, max_bytes=max_bytes)
         except Exception as exc:
-            pipeline.mark_failed(session, load, exc, 0.0)
+            _failed_to_open(session, principal, load, exc)
             return pipeline.summary(load)
         pipeline.execute_load(session, load, batches, principal, mapping=mapping, progress=progress)
         return pipeline.summary(load)
@@ -206,10 +206,28 @@ def load_source(
         try:
             batches = connectors.open_source(pulled)
         except Exception as exc:
-            pipeline.mark_failed(session, load, exc, 0.0)
+            _failed_to_open(session, principal, load, exc)
             return pipeline.summary(load)
         pipeline.execute_load(session, load, batches, principal, mapping=mapping, progress=progress)
         return pipeline.summary(load)
+
+
+def _failed_to_open(session: Session, principal: Principal, load: Load, exc: Exception) -> None:
+    pipeline.mark_failed(session, load, exc, 0.0)
+    audit.record(
+        session,
+        principal,
+        "ingest.load.failed",
+        summary=f"归集失败（批次 #{load.id}）：{load.error_message}",
+        object_type="load",
+        object_id=load.id,
+        outcome="failure",
+        detail={"resource_id": load.resource_id, "error_code": load.error_code},
+    )
+
+
+# a pull that failed for one of these may work later: the job is retried with backoff
+RETRYABLE = frozenset({"source_unreachable", "source_timeout", "http_status"})
 
 
 def _load(session: Session, load_id: int) -> Load:
@@ -274,7 +292,11 @@ def _pull_job(session: Session, payload: dict[str, Any]) -> dict[str, Any]:
         resource = s.get(Resource, source.resource_id)
         assert resource is not None
         code, name = resource.code, source.name
-    return load_source(job_principal(payload), code, name)
+    result = load_source(job_principal(payload), code, name)
+    if result["status"] != "succeeded" and result.get("error_code") in RETRYABLE:
+        # the load is recorded as failed; failing the job too retries it with backoff and shows the error
+        raise RuntimeError(f"拉取失败（{result['error_code']}）：{result['error_message']}")
+    return result
 
 
 @jobs.on_tick
@@ -333,6 +355,7 @@ def queue_file_load(
 
 
 def ensure_not_running(session: Session, resource: Resource) -> None:
+    pipeline.recover_interrupted(session)  # a load whose process died (kill -9) is not in progress
     running = session.scalar(
         select(Load.id).where(Load.resource_id == resource.id, Load.status.in_(("running", "queued")))
     )
