@@ -388,6 +388,10 @@ def _resource_page(
                 "withdraw": writer and live,
                 "mark_reviewed": writer and live,
                 "diff": view == "working" and live and resource.status != ResourceStatus.published.value,
+                # 共享申请: another department's consumer or steward asks for a live resource
+                "request": live
+                and principal.role in (Role.consumer, Role.steward)
+                and principal.department_id != resource.department_id,
             },
         },
         principal=principal,
