@@ -19,7 +19,9 @@ def run(
     """运行后台任务：到期的定时拉取和排队的归集批次；Ctrl+C 停止，任务保存在数据库中，重启后继续。"""
     from jutong.cli.main import migrate
     from jutong.core import jobs
+    from jutong.exchange import delivery  # noqa: F401  (registers the subscription deliveries)
     from jutong.ingest import service  # noqa: F401  (registers the ingest jobs)
+    from jutong.sharing import requests  # noqa: F401  (deadline reminders and escalations)
 
     migrate()
     while True:
