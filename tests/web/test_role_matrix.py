@@ -61,6 +61,8 @@ CATALOG_HISTORY = frozenset({OP, ST, AU})  # working copies and review tasks: no
 INGEST_READ = frozenset({OP, ST, AU})
 INGEST_WRITE = frozenset({OP, ST})
 EMPTY_FILE = {"file": ("空.csv", b"", "text/csv")}
+CORRECTION_REPORT = frozenset({ST, CO})  # a department that holds a grant (checked by the service)
+CORRECTION_ANSWER = frozenset({OP, ST})
 
 
 @dataclass
@@ -369,6 +371,90 @@ RULES: dict[str, Rule] = {
     "GET /ingest/resources/{resource_id}/mappings/new": own(INGEST_WRITE),
     "POST /ingest/resources/{resource_id}/mappings": own(INGEST_WRITE, form={"name": "矩阵页面映射"}),
     "POST /ingest/mappings/{mapping_id}/delete": own(INGEST_WRITE),
+    # corrections (纠错): departments with a grant report (resource 0 does not exist: let in, then 404);
+    # the provider's stewards and operators answer; operators and auditors follow up the overdue ones
+    "POST /api/v1/sharing/corrections": rule(
+        CORRECTION_REPORT, json={"resource_id": 0, "record_key": {"gmsfhm": "1"}, "note": "矩阵"}
+    ),
+    "GET /api/v1/sharing/corrections": rule(SIGNED_IN, why="各部门只看到本部门提出或需答复的"),
+    "GET /api/v1/sharing/corrections/overdue": rule(AUDIT),
+    "GET /api/v1/sharing/corrections/settings": rule(SIGNED_IN),
+    "PUT /api/v1/sharing/corrections/settings": rule(OPERATOR, json={"working_days": 5}),
+    "GET /api/v1/sharing/corrections/{correction_id}": rule(SIGNED_IN, why="非本部门的纠错按不存在处理"),
+    "POST /api/v1/sharing/corrections/{correction_id}/answer": rule(
+        CORRECTION_ANSWER, json={"decision": "confirm"}, why="部门数据管理员只能答复本部门资源的纠错"
+    ),
+    # statistics of use: every signed-in role, each department its own share
+    "GET /api/v1/sharing/stats/usage": rule(SIGNED_IN, why="部门只看到本部门提供或使用的调用"),
+    "GET /sharing/corrections": rule(SIGNED_IN),
+    "POST /sharing/corrections": rule(CORRECTION_REPORT, form={"resource_id": "0", "note": "矩阵"}),
+    "GET /sharing/corrections/{correction_id}": rule(SIGNED_IN),
+    "POST /sharing/corrections/{correction_id}/answer": rule(CORRECTION_ANSWER, form={"decision": "confirm"}),
+    "GET /sharing/stats": rule(SIGNED_IN),
+    # share requests (共享申请): consumer departments (users and stewards) ask; the provider's steward or an
+    # operator answers; operators coordinate and set the deadline. Objects #999999 do not exist: whoever is
+    # let in gets a 404, whoever is not a 403 first
+    "POST /api/v1/sharing/requests": rule(
+        {ST, CO},
+        json={"resource_id": 999999, "purpose": "矩阵", "items": ["gmsfhm"], "period_end": "2099-12-31"},
+        why="提供部门对自己的资源会得到 409，对不存在的资源 404",
+    ),
+    "GET /api/v1/sharing/requests": rule(SIGNED_IN, why="各部门只看到本部门提出或需答复的申请"),
+    "GET /api/v1/sharing/requests/overdue": rule(AUDIT),
+    "GET /api/v1/sharing/requests/{request_id}": rule(SIGNED_IN, why="非本部门的申请 403"),
+    "POST /api/v1/sharing/requests/{request_id}/approve": rule({OP, ST}, json={}),
+    "POST /api/v1/sharing/requests/{request_id}/refuse": rule({OP, ST}, json={"reason": "矩阵"}),
+    "POST /api/v1/sharing/requests/{request_id}/withdraw": rule({ST, CO}),
+    "POST /api/v1/sharing/requests/{request_id}/coordinate": rule(OPERATOR, json={"note": "矩阵"}),
+    "GET /api/v1/sharing/settings": rule(SIGNED_IN),
+    "PUT /api/v1/sharing/settings": rule(OPERATOR, json={"answer_days": 10, "remind_days": 2}),
+    "GET /api/v1/sharing/grants": rule(SIGNED_IN, why="各部门只看到本部门提供或使用的授权"),
+    "POST /api/v1/sharing/grants/{grant_id}/revoke": rule({OP, ST}, json={"reason": "矩阵"}),
+    # applications (应用) and their keys: their own department; keys are issued by a person signed in
+    "GET /api/v1/sharing/applications": rule(SIGNED_IN, why="各部门只看到本部门的应用"),
+    "POST /api/v1/sharing/applications": rule(
+        {OP, ST, CO}, json={"name": "矩阵应用"}, why="平台管理员须指明部门（422）"
+    ),
+    "GET /api/v1/sharing/applications/{application_id}": rule(SIGNED_IN),
+    "PATCH /api/v1/sharing/applications/{application_id}": rule({OP, ST, CO}, json={"description": "矩阵"}),
+    "POST /api/v1/sharing/applications/{application_id}/retire": rule({OP, ST, CO}),
+    "GET /api/v1/sharing/applications/{application_id}/keys": rule(SIGNED_IN),
+    "POST /api/v1/sharing/applications/{application_id}/keys": rule(
+        (), json={"name": "矩阵"}, why="密钥不能发放密钥：只能登录后在页面上发放"
+    ),
+    "POST /api/v1/sharing/applications/{application_id}/keys/{api_key_id}/revoke": rule({OP, ST, CO}),
+    # subscriptions (订阅推送): made by the grant's consumer department; operators may cancel any
+    "POST /api/v1/subscriptions": rule(
+        {ST, CO},
+        json={"grant_id": 999999, "kind": "webhook", "url": "http://127.0.0.1:9/hook"},
+        why="须为被授权部门：他部门的授权 403，不存在的 404",
+    ),
+    "GET /api/v1/subscriptions": rule(SIGNED_IN, why="各部门只看到本部门的订阅"),
+    "GET /api/v1/subscriptions/{subscription_id}": rule(SIGNED_IN, why="非本部门的订阅 403"),
+    "POST /api/v1/subscriptions/{subscription_id}/cancel": rule({OP, ST, CO}),
+    # data services (数据服务): only a consumer department holding a live grant reads; nobody in the matrix
+    # holds one for the matrix resource, so every role is refused (403 grant_missing / role_forbidden)
+    "GET /api/v1/data/{ref:path}/records": rule((), why="无有效授权：403 grant_missing"),
+    "POST /api/v1/data/{ref:path}/query": rule((), json={"filters": [], "limit": 10}),
+    "POST /api/v1/data/{ref:path}/verify": rule((), json={"key": ["1"], "values": {"gmsfhm": "1"}}),
+    "GET /api/v1/data/{ref:path}/export": rule(()),
+    "GET /api/v1/data/{ref:path}/changes": rule(()),
+    # share requests, grants, applications: pages (same rules as their API; #999999 objects do not exist)
+    "GET /sharing/requests": rule(SIGNED_IN, why="各部门只看到本部门提出或需答复的申请"),
+    "GET /sharing/requests/new": rule({ST, CO}, why="resource_id 缺省：放行后 422"),
+    "POST /sharing/requests/new": rule({ST, CO}, form={"resource_id": "999999"}),
+    "GET /sharing/requests/{request_id}": rule(SIGNED_IN),
+    "POST /sharing/requests/{request_id}/approve": rule({OP, ST}),
+    "POST /sharing/requests/{request_id}/refuse": rule({OP, ST}, form={"reason": "矩阵"}),
+    "POST /sharing/requests/{request_id}/withdraw": rule({ST, CO}),
+    "POST /sharing/requests/{request_id}/coordinate": rule(OPERATOR, form={"note": "矩阵"}),
+    "GET /sharing/grants": rule(SIGNED_IN),
+    "POST /sharing/grants/{grant_id}/revoke": rule({OP, ST}, form={"reason": "矩阵"}),
+    "GET /sharing/applications": rule(SIGNED_IN),
+    "POST /sharing/applications": rule({OP, ST, CO}, form={"name": "矩阵页面应用"}),
+    "POST /sharing/applications/{application_id}/keys": rule({ST, CO}, form={"name": "矩阵"}),
+    "POST /sharing/applications/{application_id}/retire": rule({OP, ST, CO}),
+    "POST /sharing/applications/{application_id}/keys/{api_key_id}/revoke": rule({OP, ST, CO}),
 }
 
 PATH_PARAMS: dict[str, Callable[[Ctx], int]] = {
@@ -387,6 +473,12 @@ PATH_PARAMS: dict[str, Callable[[Ctx], int]] = {
     "load_id": lambda c: c.load_id,
     "source_id": lambda c: c.source_id,
     "mapping_id": lambda c: c.mapping_id,
+    "request_id": lambda c: 999999,  # none exists
+    "grant_id": lambda c: 999999,
+    "application_id": lambda c: 999999,
+    "subscription_id": lambda c: 999999,  # none exists
+    "correction_id": lambda c: 0,  # none exists: whoever is let in gets a 404
+    "ref": lambda c: c.resource_id,  # data services take a resource code or number
 }
 
 

@@ -152,7 +152,9 @@ class Grant(Base):
     provider_department_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
     consumer_department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
     items: Mapped[list[str]] = mapped_column(JSON, default=list)  # granted column names
-    masking: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # column → policy (id_number, name, ...)
+    masking: Mapped[dict[str, str]] = mapped_column(
+        JSON, default=dict
+    )  # column → policy (id_number, name, ...)
     application_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
     purpose: Mapped[str] = mapped_column(Text)
     delivery: Mapped[str] = mapped_column(String(_CODE))

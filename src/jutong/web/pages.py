@@ -40,6 +40,21 @@ NAV: list[NavItem] = [
     NavItem("整合清单", "/plans", frozenset({Role.operator, Role.steward, Role.auditor})),
     NavItem("经费备案", "/filings", frozenset({Role.operator, Role.steward, Role.auditor})),
     NavItem("普查统计", "/systems/stats", frozenset({Role.operator, Role.steward, Role.auditor})),
+    NavItem(
+        "共享申请", "/sharing/requests", frozenset({Role.operator, Role.steward, Role.auditor, Role.consumer})
+    ),
+    NavItem(
+        "共享授权", "/sharing/grants", frozenset({Role.operator, Role.steward, Role.auditor, Role.consumer})
+    ),
+    NavItem("应用与密钥", "/sharing/applications", frozenset({Role.operator, Role.steward, Role.consumer})),
+    NavItem(
+        "共享统计", "/sharing/stats", frozenset({Role.operator, Role.steward, Role.auditor, Role.consumer})
+    ),
+    NavItem(
+        "数据纠错",
+        "/sharing/corrections",
+        frozenset({Role.operator, Role.steward, Role.auditor, Role.consumer}),
+    ),
     NavItem("审计日志", "/audit", frozenset({Role.auditor, Role.operator})),
     NavItem("用户与部门", "/admin/users", frozenset({Role.operator})),
     NavItem("API 密钥", "/account/keys", _ALL),

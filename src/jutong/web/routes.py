@@ -8,10 +8,18 @@ from fastapi import FastAPI
 def include_routers(app: FastAPI) -> None:
     from jutong.catalog import api as catalog_api
     from jutong.catalog import views as catalog_views
+    from jutong.exchange import api as exchange_api
+    from jutong.exchange import api_subscriptions as exchange_api_subscriptions
     from jutong.ingest import api as ingest_api
     from jutong.ingest import views as ingest_views
     from jutong.registry import api as registry_api
     from jutong.registry import views as registry_views
+    from jutong.sharing import api_corrections as sharing_api_corrections
+    from jutong.sharing import api_requests as sharing_api_requests
+    from jutong.sharing import api_stats as sharing_api_stats
+    from jutong.sharing import views_corrections as sharing_views_corrections
+    from jutong.sharing import views_requests as sharing_views_requests
+    from jutong.sharing import views_stats as sharing_views_stats
     from jutong.web import audit_api, audit_views, views
 
     app.include_router(views.router)
@@ -19,7 +27,15 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(registry_views.router)
     app.include_router(catalog_views.router)
     app.include_router(ingest_views.router)
+    app.include_router(sharing_views_requests.router)
+    app.include_router(sharing_views_corrections.router)
+    app.include_router(sharing_views_stats.router)
     app.include_router(audit_api.router, prefix="/api/v1")
     app.include_router(registry_api.router, prefix="/api/v1")
     app.include_router(catalog_api.router, prefix="/api/v1")
     app.include_router(ingest_api.router, prefix="/api/v1")
+    app.include_router(sharing_api_requests.router, prefix="/api/v1")
+    app.include_router(sharing_api_corrections.router, prefix="/api/v1")
+    app.include_router(sharing_api_stats.router, prefix="/api/v1")
+    app.include_router(exchange_api.router, prefix="/api/v1")
+    app.include_router(exchange_api_subscriptions.router, prefix="/api/v1")
