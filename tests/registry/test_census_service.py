@@ -256,7 +256,9 @@ def test_a_steward_cannot_take_the_bureaus_decisions(session: Session, org: Org)
     census.update_system(session, operator, system.id, {"status": "to_retire"})
     with pytest.raises(Forbidden):
         census.update_system(session, steward, system.id, {"status": "running"})
-    census.update_system(session, steward, system.id, {"description": "治安案件与警情管理"})  # ordinary fields stay theirs
+    census.update_system(
+        session, steward, system.id, {"description": "治安案件与警情管理"}
+    )  # ordinary fields stay theirs
     session.refresh(system)
     assert isinstance(system, InformationSystem)
     assert system.connection_required is True and system.status == SystemStatus.to_retire.value
