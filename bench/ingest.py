@@ -226,6 +226,7 @@ def measure(backend: str, rows: int, full: Path, delta: Path, folder: Path, pg_a
         "peak_mb": peak,
         "incremental_s": changed["seconds"],
         "incremental_peak_mb": peak_inc,
+        "incremental_timings": changed.get("timings"),
         "incremental": {k: changed[k] for k in ("read", "inserted", "updated", "deleted", "unchanged")},
         "timings": loaded.get("timings"),
         "loaded": loaded["loaded"],
@@ -247,6 +248,7 @@ def report(r: dict[str, Any], target: float) -> None:
         f"  {'':<10} 增量 1%：{r['incremental_s']:.1f} s = 全量的 {r['incremental_s'] / r['load_s']:.1%}"
         f"（目标 < 20%），{r['incremental']}，峰值内存 {r['incremental_peak_mb']:,.0f} MB"
     )
+    log(f"  {'':<10} 增量各阶段（秒）：{r['incremental_timings']}")
 
 
 def main() -> None:

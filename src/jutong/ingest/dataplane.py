@@ -303,9 +303,28 @@ class Writer:
             self.exec(f"ALTER TABLE {self.q(new)} DROP COLUMN _row")
         self.exec(f"DROP TABLE IF EXISTS {self.live}")
         self.exec(f"ALTER TABLE {self.q(new)} RENAME TO {self.live}")
+        self.analyze(self.data.table_name)
 
     def apply_incremental(self, stage: str) -> tuple[int, int, int]:
-        """Upsert the staged ``U`` rows and delete the staged ``D`` keys; log each change."""
+        """Upsert the staged ``U`` rows and delete the staged ``D`` keys; log each change.
+
+        Every statement is driven by the staged rows, each finding its live row through the primary key.
+        With fresh statistics PostgreSQL chose hash joins that scan the whole live table (bench/ingest.py:
+        apply took 21 s for 160,000 changes to 10 million rows); forcing nested loops in the written order
+        brought it to 13 s, most of which is now the writing of the changed rows themselves."""
+        if self.dialect == "postgresql":
+            self.exec("SET LOCAL enable_hashjoin = off")
+            self.exec("SET LOCAL enable_mergejoin = off")
+            self.exec("SET LOCAL join_collapse_limit = 1")  # joins in the order written: the stage first
+        try:
+            return self._apply_incremental(stage)
+        finally:
+            if self.dialect == "postgresql":
+                self.exec("RESET enable_hashjoin")
+                self.exec("RESET enable_mergejoin")
+                self.exec("RESET join_collapse_limit")
+
+    def _apply_incremental(self, stage: str) -> tuple[int, int, int]:
         s, live, log, v = self.q(stage), self.live, self.log, self.version
         first_key = self.q(self.keys[0])
         inserted = self.exec(
@@ -317,8 +336,8 @@ class Writer:
             f"JOIN {live} l ON {self.key_match('s', 'l')} WHERE s._op = 'U' AND s._hash <> l._hash"
         )
         deleted = self.exec(
-            f"INSERT INTO {log} (_version, _op, {self.cols()}) SELECT {v}, 'D', {self.cols('l.')} FROM {live} l "
-            f"JOIN {s} s ON {self.key_match('s', 'l')} WHERE s._op = 'D'"
+            f"INSERT INTO {log} (_version, _op, {self.cols()}) SELECT {v}, 'D', {self.cols('l.')} FROM {s} s "
+            f"JOIN {live} l ON {self.key_match('s', 'l')} WHERE s._op = 'D'"
         )
         # one upsert driven by the staged rows (each finds its live row through the primary key), then
         # the deletes by key: cost follows the size of the change, not of the table
@@ -331,7 +350,10 @@ class Writer:
         )
         keys = self.cols(names=self.keys)
         keys = f"({keys})" if len(self.keys) > 1 else keys
-        self.exec(f"DELETE FROM {live} WHERE {keys} IN (SELECT {keys} FROM {s} WHERE _op = 'D')")
+        if self.dialect == "postgresql":
+            self.exec(f"DELETE FROM {live} l USING {s} s WHERE {self.key_match('l', 's')} AND s._op = 'D'")
+        else:
+            self.exec(f"DELETE FROM {live} WHERE {keys} IN (SELECT {keys} FROM {s} WHERE _op = 'D')")
         return inserted, updated, deleted
 
     def create_stage(self, name: str) -> None:
@@ -342,6 +364,13 @@ class Writer:
     def index_stage(self, name: str) -> None:
         """After staging: the key index that duplicate detection and the joins with the live table use."""
         self.exec(f"CREATE INDEX {self.q('ix_' + name)} ON {self.q(name)} ({self.cols(names=self.keys)})")
+        self.analyze(name)
+
+    def analyze(self, name: str) -> None:
+        """Fresh statistics, so the planner joins a small stage to a big table through its key index
+        instead of scanning the big table (PostgreSQL; SQLite plans from the indexes alone)."""
+        if self.dialect == "postgresql":
+            self.exec(f"ANALYZE {self.q(name)}")
 
     def drop(self, name: str) -> None:
         self.exec(f"DROP TABLE IF EXISTS {self.q(name)}")
