@@ -41,15 +41,9 @@ from jutong.catalog.schemas import (
 )
 from jutong.catalog.snapshot import Change
 from jutong.core.auth import Principal
-from jutong.core.labels import LabeledEnum
 from jutong.web.deps import CurrentPrincipal, DbSession
 
 router = APIRouter(tags=["资源目录"])
-
-
-def _label(enum: type[LabeledEnum], code: Any) -> str:
-    member = enum.from_label(str(code or ""))
-    return member.label if member is not None else str(code or "")
 
 
 def items_out(session: Session, snapshot: dict[str, Any]) -> list[DataItemOut]:
@@ -63,14 +57,14 @@ def items_out(session: Session, snapshot: dict[str, Any]) -> list[DataItemOut]:
             element_identifier=i["element_identifier"],
             element_name=names.get(i["element_identifier"], ""),
             data_type=i["data_type"],
-            data_type_label=_label(DataType, i["data_type"]),
+            data_type_label=DataType.label_for(i["data_type"]),
             length=i.get("length"),
             code_set_identifier=i.get("code_set_identifier"),
             required=bool(i.get("required")),
             is_key=bool(i.get("is_key")),
             sensitive=bool(i.get("sensitive")),
             security_level=i["security_level"],
-            security_level_label=_label(SecurityLevel, i["security_level"]),
+            security_level_label=SecurityLevel.label_for(i["security_level"]),
             description=i.get("description", ""),
         )
         for i in items
@@ -84,7 +78,7 @@ def resource_out(session: Session, principal: Principal, resource: Resource) -> 
         id=resource.id,
         view=view,
         status=resource.status if view == "working" else ResourceStatus.published.value,
-        status_label=_label(ResourceStatus, resource.status if view == "working" else "published"),
+        status_label=ResourceStatus.label_for(resource.status if view == "working" else "published"),
         published_version=resource.published_version,
         return_reason=resource.return_reason if view == "working" else "",
         reviewed_on=resource.reviewed_on,
@@ -98,24 +92,24 @@ def resource_out(session: Session, principal: Principal, resource: Resource) -> 
         provider_code=snap["provider_code"],
         summary=snap["summary"],
         format_category=snap["format_category"],
-        format_category_label=_label(FormatCategory, snap["format_category"]),
+        format_category_label=FormatCategory.label_for(snap["format_category"]),
         format_type=snap["format_type"],
         share_type=snap["share_type"],
-        share_type_label=_label(ShareType, snap["share_type"]),
+        share_type_label=ShareType.label_for(snap["share_type"]),
         share_condition=snap["share_condition"],
         delivery=snap["delivery"],
-        delivery_label=_label(Delivery, snap["delivery"]),
+        delivery_label=Delivery.label_for(snap["delivery"]),
         open_type=snap["open_type"],
-        open_type_label=_label(OpenType, snap["open_type"]),
+        open_type_label=OpenType.label_for(snap["open_type"]),
         open_condition=snap["open_condition"],
         update_cycle=snap["update_cycle"],
-        update_cycle_label=_label(UpdateCycle, snap["update_cycle"]),
+        update_cycle_label=UpdateCycle.label_for(snap["update_cycle"]),
         publish_date=snap["publish_date"],
         system_id=snap["system_id"],
         system_code=snap["system_code"],
         related_codes=list(snap["related_codes"]),
         security_level=snap["security_level"],
-        security_level_label=_label(SecurityLevel, snap["security_level"]),
+        security_level_label=SecurityLevel.label_for(snap["security_level"]),
         items=items_out(session, snap),
         problems=[ProblemOut(**p.as_dict()) for p in problems],
     )
@@ -172,10 +166,10 @@ def list_resources(
                 department_id=r.department_id,
                 department_name=r.department_name,
                 status=r.status,
-                status_label=_label(ResourceStatus, r.status),
+                status_label=ResourceStatus.label_for(r.status),
                 published_version=r.published_version,
                 share_type=r.share_type,
-                share_type_label=_label(ShareType, r.share_type),
+                share_type_label=ShareType.label_for(r.share_type),
                 return_reason=r.return_reason,
                 updated_at=r.updated_at,
             )

@@ -27,6 +27,13 @@ class LabeledEnum(StrEnum):
         return None
 
     @classmethod
+    def label_for(cls, code: object) -> str:
+        """The Chinese label of a stored code (or label); an unknown value is shown as it is."""
+        text = "" if code is None else str(code)
+        member = cls.from_label(text)
+        return member.label if member is not None else text
+
+    @classmethod
     def choices(cls) -> list[tuple[str, str]]:
         return [(m.value, m.label) for m in cls]
 

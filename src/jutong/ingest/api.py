@@ -88,13 +88,6 @@ _UPLOAD_BODY = {
 # ---- shared lookups and shapes -------------------------------------------------------------------
 
 
-def _label(enum: Any, value: str) -> str:
-    try:
-        return str(enum(value).label)
-    except ValueError:
-        return value
-
-
 def load_out(load: Load, resource: Resource) -> LoadOut:
     return LoadOut(
         id=load.id,
@@ -103,10 +96,10 @@ def load_out(load: Load, resource: Resource) -> LoadOut:
         resource_name=resource.name,
         department_id=load.department_id,
         status=load.status,
-        status_label=_label(LoadStatus, load.status),
+        status_label=LoadStatus.label_for(load.status),
         done=load.status in (LoadStatus.succeeded.value, LoadStatus.failed.value),
         mode=load.mode,
-        mode_label=_label(LoadMode, load.mode),
+        mode_label=LoadMode.label_for(load.mode),
         source_label=load.source_label,
         source_id=load.source_id,
         mapping_id=load.mapping_id,
@@ -139,12 +132,12 @@ def source_out(session: Session, source: Source) -> SourceOut:
         resource_id=source.resource_id,
         name=source.name,
         kind=source.kind,
-        kind_label=_label(SourceKind, source.kind),
+        kind_label=SourceKind.label_for(source.kind),
         config=service.masked_config(source.config or {}),
         mapping_id=source.mapping_id,
         mapping_name=used.name if used else None,
         mode=source.mode,
-        mode_label=_label(LoadMode, source.mode),
+        mode_label=LoadMode.label_for(source.mode),
         scheduled=source.scheduled,
         next_run_at=source.next_run_at,
         created_at=source.created_at,
@@ -171,12 +164,12 @@ def check_out(check: QualityCheck) -> QualityCheckOut:
     return QualityCheckOut(
         load_id=check.load_id,
         dimension=check.dimension,
-        dimension_label=_label(QualityDimension, check.dimension),
+        dimension_label=QualityDimension.label_for(check.dimension),
         rule=check.rule,
         column_name=check.column_name,
         label=check.label,
         outcome=check.outcome,
-        outcome_label=_label(CheckOutcome, check.outcome),
+        outcome_label=CheckOutcome.label_for(check.outcome),
         observed=check.observed,
         threshold=check.threshold,
         failing_count=check.failing_count,

@@ -150,17 +150,17 @@ class SystemOut(BaseModel):
             department_name=department_name,
             description=system.description,
             usage_scope=system.usage_scope,
-            usage_scope_label=_label(UsageScope, system.usage_scope),
+            usage_scope_label=UsageScope.label_for(system.usage_scope),
             approving_department=system.approving_department,
             approval_date=system.approval_date,
             funding_source=system.funding_source,
-            funding_source_label=_label(FundingSource, system.funding_source),
+            funding_source_label=FundingSource.label_for(system.funding_source),
             construction_cost=system.construction_cost,
             annual_om_budget=system.annual_om_budget,
             network=system.network,
-            network_label=_label(Network, system.network),
+            network_label=Network.label_for(system.network),
             sharing_status=system.sharing_status,
-            sharing_status_label=_label(SharingStatus, system.sharing_status),
+            sharing_status_label=SharingStatus.label_for(system.sharing_status),
             connected_to_platform=system.connected_to_platform,
             connection_required=system.connection_required,
             protection_level=system.protection_level,
@@ -170,16 +170,11 @@ class SystemOut(BaseModel):
             cpu_utilization=system.cpu_utilization,
             storage_utilization=system.storage_utilization,
             status=system.status,
-            status_label=_label(SystemStatus, system.status),
+            status_label=SystemStatus.label_for(system.status),
             integration_state=system.integration_state,
             created_at=system.created_at,
             updated_at=system.updated_at,
         )
-
-
-def _label(enum: type[LabeledEnum], code: str) -> str:
-    member = enum.from_label(code)
-    return member.label if member is not None else code
 
 
 class SystemPageOut(BaseModel):
