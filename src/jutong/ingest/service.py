@@ -120,14 +120,11 @@ def save_source(
 
 def masked_config(config: dict[str, Any]) -> dict[str, Any]:
     """The config as shown and audited: passwords in URLs and header values hidden."""
-    from sqlalchemy.engine import make_url
+    from jutong.ingest.connectors import mask_url
 
     out = dict(config)
     if out.get("url") and "://" in str(out["url"]) and "@" in str(out["url"]):
-        try:
-            out["url"] = make_url(str(out["url"])).render_as_string(hide_password=True)
-        except Exception:
-            out["url"] = "***"
+        out["url"] = mask_url(str(out["url"]))
     if isinstance(out.get("headers"), dict):
         out["headers"] = {k: "***" for k in out["headers"]}
     return out
