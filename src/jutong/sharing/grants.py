@@ -9,10 +9,13 @@ stops access at once: nothing is cached.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from jutong.catalog import service as catalog_service
@@ -22,7 +25,7 @@ from jutong.core.auth import Principal, Role, require_department, require_role
 from jutong.core.db import utcnow
 from jutong.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from jutong.exchange import masking as masking_rules
-from jutong.sharing.models import Grant, GrantStatus, GrantUsage, ShareRequest
+from jutong.sharing.models import USAGE_SLOTS, Grant, GrantStatus, GrantUsage, ShareRequest
 
 DELIVERIES = ("api", "file", "table")
 
@@ -164,11 +167,25 @@ def revoke_grant(session: Session, principal: Principal, grant_id: int, reason: 
 
 def used_today(session: Session, grant: Grant, day: date | None = None) -> int:
     used = session.scalar(
-        select(GrantUsage.rows).where(
+        select(func.sum(GrantUsage.rows)).where(
             GrantUsage.grant_id == grant.id, GrantUsage.day == (day or clock.today())
         )
     )
     return int(used or 0)
+
+
+def count_usage(session: Session, grant_id: int, rows: int) -> None:
+    """Add one call of ``rows`` rows to the grant's usage today, in one of its slots (see GrantUsage)."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(GrantUsage).values(
+        grant_id=grant_id, day=clock.today(), slot=random.randrange(USAGE_SLOTS), rows=rows, calls=1
+    )
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["grant_id", "day", "slot"],
+            set_={"rows": GrantUsage.rows + rows, "calls": GrantUsage.calls + 1},
+        )
+    )
 
 
 def _refuse(code: str, message: str, **detail: object) -> Forbidden:

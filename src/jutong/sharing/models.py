@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, SmallInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from jutong.core.db import Base, UTCDateTime, utcnow
@@ -169,15 +169,23 @@ class Grant(Base):
     revoke_reason: Mapped[str] = mapped_column(Text, default="")
 
 
+USAGE_SLOTS = 16
+
+
 class GrantUsage(Base):
-    """Rows served under a grant on one day (Beijing time), for the daily quota."""
+    """Rows served under a grant on one day (Beijing time), for the daily quota.
+
+    The day's count is spread over ``USAGE_SLOTS`` rows (``slot``) and read as their sum: every call
+    adds to one of them, so concurrent calls under one grant do not queue on a single row's lock
+    until their commits (the hottest row of the platform otherwise)."""
 
     __tablename__ = "grant_usage"
-    __table_args__ = (UniqueConstraint("grant_id", "day"),)
+    __table_args__ = (UniqueConstraint("grant_id", "day", "slot"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     grant_id: Mapped[int] = mapped_column(ForeignKey("share_grant.id", ondelete="CASCADE"))
     day: Mapped[date] = mapped_column(Date)
+    slot: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
     rows: Mapped[int] = mapped_column(Integer, default=0)
     calls: Mapped[int] = mapped_column(Integer, default=0)
 
