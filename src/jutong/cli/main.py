@@ -81,15 +81,17 @@ def user_create(
 def serve(
     host: str = typer.Option("127.0.0.1", help="监听地址"),
     port: int = typer.Option(8000, help="监听端口"),
+    workers: int = typer.Option(1, min=1, max=64, help="工作进程数（PostgreSQL 上可设为 CPU 核数）"),
 ) -> None:
     """启动网站与 API（启动前自动迁移数据库）。"""
     import uvicorn
 
-    from jutong.web.app import create_app
-
     migrate()
     console.print(f"聚通已启动：http://{host}:{port}  （API 文档 http://{host}:{port}/docs）")
-    uvicorn.run(create_app(), host=host, port=port, log_level="warning")
+    # an import string, so each worker process builds its own app (engine, sealer, job worker)
+    uvicorn.run(
+        "jutong.web.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning"
+    )
 
 
 def _register_groups() -> None:

@@ -49,22 +49,20 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeEngine
 
 from jutong.catalog.models import Resource
-from jutong.core import audit, clock, jobs
+from jutong.core import audit, jobs
 from jutong.core.db import make_engine, utcnow
 from jutong.exchange import masking
 from jutong.exchange.subscriptions import grant_is_live
 from jutong.ingest.models import ResourceData
+from jutong.sharing.grants import count_usage
 from jutong.sharing.models import (
     AccessKind,
     DataAccess,
     Grant,
-    GrantUsage,
     Subscription,
     SubscriptionKind,
     SubscriptionStatus,
@@ -338,17 +336,9 @@ def _record_attempt(
             items=items,
         )
     )
-    # counted in the day's usage (an upsert: API calls of the same grant may count at the same time);
-    # a delivery is not refused for the quota, which limits what applications look up
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(
-        insert(GrantUsage)
-        .values(grant_id=grant.id, day=clock.today(), rows=rows, calls=1)
-        .on_conflict_do_update(
-            index_elements=["grant_id", "day"],
-            set_={"rows": GrantUsage.rows + rows, "calls": GrantUsage.calls + 1},
-        )
-    )
+    # counted in the day's usage; a delivery is not refused for the quota, which limits what
+    # applications look up
+    count_usage(session, grant.id, rows)
     audit.record(
         session,
         None,

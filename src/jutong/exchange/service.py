@@ -29,19 +29,17 @@ from typing import Any, Literal
 import polars as pl
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import inspect, select, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from jutong.catalog.models import Resource
-from jutong.core import audit, clock
+from jutong.core import audit
 from jutong.core.auth import Principal
 from jutong.core.config import get_settings
 from jutong.core.errors import Forbidden, NotFound, ValidationFailed
 from jutong.exchange import masking
 from jutong.ingest.models import ResourceData
-from jutong.sharing.grants import live_grant
-from jutong.sharing.models import AccessKind, DataAccess, Grant, GrantUsage
+from jutong.sharing.grants import count_usage, live_grant, used_today
+from jutong.sharing.models import AccessKind, DataAccess, Grant
 
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
@@ -125,27 +123,16 @@ def open_access(session: Session, principal: Principal, ref: str) -> Access:
 def account(session: Session, access: Access, kind: AccessKind, rows: int, **detail: Any) -> None:
     """Count the rows against the daily quota, then record the access (DataAccess + audit event)."""
     grant = access.grant
-    day = clock.today()
     if grant.daily_quota is not None:
-        used = session.scalar(
-            select(GrantUsage.rows).where(GrantUsage.grant_id == grant.id, GrantUsage.day == day)
-        )
-        if int(used or 0) + rows > grant.daily_quota:
+        used = used_today(session, grant)
+        if used + rows > grant.daily_quota:
             raise Forbidden(
                 f"本次将返回 {rows} 条，超出授权 {grant.id} 今日剩余配额"
-                f"（{grant.daily_quota - int(used or 0)} 条），请缩小范围或申请提高配额",
+                f"（{grant.daily_quota - used} 条），请缩小范围或申请提高配额",
                 code="grant_quota_exhausted",
-                detail={"grant_id": grant.id, "daily_quota": grant.daily_quota, "used": int(used or 0)},
+                detail={"grant_id": grant.id, "daily_quota": grant.daily_quota, "used": used},
             )
-    values = {"grant_id": grant.id, "day": day, "rows": rows, "calls": 1}
-    insert = pg_insert if access.dialect == "postgresql" else sqlite_insert
-    stmt = insert(GrantUsage).values(**values)
-    session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["grant_id", "day"],
-            set_={"rows": GrantUsage.rows + rows, "calls": GrantUsage.calls + 1},
-        )
-    )
+    count_usage(session, grant.id, rows)
     principal = access.principal
     session.add(
         DataAccess(
