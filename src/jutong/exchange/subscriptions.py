@@ -27,7 +27,14 @@ from jutong.core import audit, clock
 from jutong.core.auth import Principal, Role, require_role
 from jutong.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from jutong.ingest.models import ResourceData
-from jutong.sharing.models import Grant, GrantStatus, Subscription, SubscriptionKind, SubscriptionStatus
+from jutong.sharing.models import (
+    Application,
+    Grant,
+    GrantStatus,
+    Subscription,
+    SubscriptionKind,
+    SubscriptionStatus,
+)
 
 TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 DEFAULT_TIMEOUT = 10.0
@@ -62,6 +69,15 @@ def _own_grant(session: Session, principal: Principal, grant_id: int) -> Grant:
     if principal.department_id != grant.consumer_department_id:
         raise Forbidden("只有被授权的使用部门可以为该授权创建订阅", code="subscription_not_consumer")
     return grant
+
+
+def _application_allowed(session: Session, grant: Grant, application_id: int) -> bool:
+    """As for the data services: a grant that names applications allows those; one that names none allows
+    any live application of the consumer department."""
+    if grant.application_ids:
+        return application_id in grant.application_ids
+    app = session.get(Application, application_id)
+    return app is not None and app.department_id == grant.consumer_department_id and app.retired_at is None
 
 
 def _check_webhook_url(url: str) -> str:
@@ -132,7 +148,9 @@ def create_subscription(
     why = grant_is_live(grant)
     if why:
         raise Forbidden(f"{why}，不能订阅", code="grant_not_live")
-    if application_id is not None and application_id not in grant.application_ids:
+    if application_id is None:
+        application_id = principal.application_id  # an application's own key subscribes for itself
+    if application_id is not None and not _application_allowed(session, grant, application_id):
         raise ValidationFailed(
             f"应用 {application_id} 不在该授权列明的应用中", code="subscription_application_not_granted"
         )
@@ -183,16 +201,27 @@ def create_subscription(
     return Created(sub, secret)
 
 
-def get_subscription(session: Session, principal: Principal, subscription_id: int) -> Subscription:
+def get_subscription(
+    session: Session, principal: Principal, subscription_id: int, *, provider_reads: bool = False
+) -> Subscription:
+    """One subscription of the principal's department; ``provider_reads``: the steward of the resource's
+    department may read it too (the pages show providers who receives their data; they change nothing)."""
     sub = session.get(Subscription, subscription_id)
     if sub is None:
         raise NotFound(f"订阅 {subscription_id} 不存在", code="subscription_not_found")
     if principal.role in (Role.operator, Role.auditor):
         return sub
     grant = session.get(Grant, sub.grant_id)
-    if grant is None or principal.department_id != grant.consumer_department_id:
-        raise Forbidden("只能查看本部门的订阅", code="subscription_not_consumer")
-    return sub
+    if grant is not None and principal.department_id == grant.consumer_department_id:
+        return sub
+    if (
+        provider_reads
+        and grant is not None
+        and principal.role == Role.steward
+        and principal.department_id == grant.provider_department_id
+    ):
+        return sub
+    raise Forbidden("只能查看本部门的订阅", code="subscription_not_consumer")
 
 
 def list_subscriptions(
@@ -207,6 +236,60 @@ def list_subscriptions(
     if grant_id is not None:
         query = query.where(Subscription.grant_id == grant_id)
     return list(session.scalars(query))
+
+
+def provided_subscriptions(session: Session, principal: Principal) -> list[Subscription]:
+    """Subscriptions to the steward's department's resources (read-only for the provider), newest first."""
+    if principal.role != Role.steward or principal.department_id is None:
+        return []
+    return list(
+        session.scalars(
+            select(Subscription)
+            .join(Grant, Grant.id == Subscription.grant_id)
+            .where(Grant.provider_department_id == principal.department_id)
+            .order_by(Subscription.id.desc())
+        )
+    )
+
+
+def subscribable_grants(session: Session, principal: Principal) -> list[Grant]:
+    """The live grants the principal's department holds as consumer: what a new subscription may follow."""
+    if principal.role not in (Role.consumer, Role.steward) or principal.department_id is None:
+        return []
+    found = session.scalars(
+        select(Grant)
+        .where(
+            Grant.consumer_department_id == principal.department_id,
+            Grant.status == GrantStatus.active.value,
+        )
+        .order_by(Grant.id.desc())
+    )
+    return [g for g in found if grant_is_live(g) is None]
+
+
+def data_versions(session: Session, resource_ids: set[int]) -> dict[int, int]:
+    """The current data version of each resource (0 before its first load)."""
+    if not resource_ids:
+        return {}
+    rows = session.execute(
+        select(ResourceData.resource_id, ResourceData.data_version).where(
+            ResourceData.resource_id.in_(resource_ids)
+        )
+    )
+    return {int(r): int(v) for r, v in rows}
+
+
+def history(session: Session, sub: Subscription, limit: int = 100) -> list[audit.AuditEvent]:
+    """What happened to the subscription, newest first: creation, each delivery attempt, cancelling.
+    The model keeps only the last outcome; the audit log keeps every attempt (recorded before it left)."""
+    return list(
+        session.scalars(
+            select(audit.AuditEvent)
+            .where(audit.AuditEvent.object_type == "subscription", audit.AuditEvent.object_id == str(sub.id))
+            .order_by(audit.AuditEvent.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 def cancel_subscription(session: Session, principal: Principal, subscription_id: int) -> Subscription:
@@ -226,6 +309,24 @@ def cancel_subscription(session: Session, principal: Principal, subscription_id:
         detail={"grant_id": sub.grant_id, "acked_version": sub.acked_version},
     )
     return sub
+
+
+def target_label(sub: Subscription) -> str:
+    """The target for pages, with nothing secret in it: no password, user name or query string (webhook
+    addresses often carry a token there); a table push shows its database without the password."""
+    target = public_target(sub)
+    url = str(target.get("url") or "")
+    if sub.kind == SubscriptionKind.table.value:
+        return f"{url} 表 {target.get('table', '')}"
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "***"
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}{port}{parts.path}" + ("?…" if parts.query else "")
 
 
 def public_target(sub: Subscription) -> dict[str, Any]:

@@ -48,6 +48,11 @@ NAV: list[NavItem] = [
     ),
     NavItem("应用与密钥", "/sharing/applications", frozenset({Role.operator, Role.steward, Role.consumer})),
     NavItem(
+        "数据订阅",
+        "/sharing/subscriptions",
+        frozenset({Role.operator, Role.steward, Role.auditor, Role.consumer}),
+    ),
+    NavItem(
         "共享统计", "/sharing/stats", frozenset({Role.operator, Role.steward, Role.auditor, Role.consumer})
     ),
     NavItem(
