@@ -92,5 +92,6 @@ def test_request_form_queue_approval_and_keys(
     token = re.search(r'<code id="new-token">([^<]+)</code>', issued.text)
     assert issued.status_code == 200 and token
     assert token.group(1) not in consumer.get("/sharing/applications").text  # shown once
-    me = consumer.get("/api/v1/me", headers={"Authorization": f"Bearer {token.group(1)}"})
-    assert me.status_code == 200
+    # the application's key works, for what an application may call (the data services, subscriptions)
+    works = consumer.get("/api/v1/subscriptions", headers={"Authorization": f"Bearer {token.group(1)}"})
+    assert works.status_code == 200

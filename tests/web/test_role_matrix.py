@@ -8,6 +8,12 @@ For every role (anonymous, operator, steward, auditor, consumer) each ``/api/v1`
 called with the role's API key and each page route with its signed-in session:
 allowed → neither 401 nor 403 (a 404 or 422 for a made-up object still counts as "let in"),
 refused → 401/403, or for pages the sign-in redirect (``/login?next=...``).
+
+Every ``/api/v1`` route is also called with each kind of key that is not a person's own: a key of
+民政局's application named in the grant of the matrix resource, a key of another of its applications
+named in no grant, a revoked key, a key of a retired application, a well-formed key never issued and a
+garbled one. Application keys call only the data services, their department's subscriptions and the
+catalog's reads (``web/deps.py``), elsewhere 403 ``api_key_scope``; dead keys get 401 everywhere.
 """
 
 from __future__ import annotations
@@ -15,7 +21,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,14 +35,18 @@ from sqlalchemy.orm import Session
 
 from jutong.catalog import service as catalog_service
 from jutong.catalog import workflow as catalog_workflow
-from jutong.catalog.models import CodeSet, DataElement
+from jutong.catalog.models import CodeSet, DataElement, Resource
 from jutong.catalog.schemas import ResourceIn
 from jutong.catalog.standards import load_national_standards
-from jutong.core import audit
-from jutong.ingest.models import Load, Mapping, Source
+from jutong.core import audit, clock
+from jutong.core.security import new_api_key
+from jutong.ingest.models import Mapping, Source
 from jutong.registry import accounts
 from jutong.registry.models import Filing, InformationSystem, IntegrationTarget, User
+from jutong.sharing import applications, grants
 from tests.conftest import PASSWORD, Org, api_headers, login
+from tests.ingest.test_pipeline import load as load_file
+from tests.ingest.test_pipeline import person_id, write
 
 ANON, OP, ST, AU, CO = "anonymous", "operator", "steward", "auditor", "consumer"
 ST_ELSEWHERE = "steward_elsewhere"  # 市民政局's steward, facing 市公安局's objects
@@ -63,6 +75,18 @@ INGEST_WRITE = frozenset({OP, ST})
 EMPTY_FILE = {"file": ("空.csv", b"", "text/csv")}
 CORRECTION_REPORT = frozenset({ST, CO})  # a department that holds a grant (checked by the service)
 CORRECTION_ANSWER = frozenset({OP, ST})
+# keys that are not a person's own: every /api/v1 route is called with each of them too
+APP = "application_key"  # 民政局's application, named in the grant of the matrix resource
+APP_UNGRANTED = "application_key_without_grant"  # another application of 民政局, named in no grant
+REVOKED = "revoked_key"  # a key of the granted application, revoked
+RETIRED = "retired_application_key"  # a key of an application named in the grant, since retired
+UNKNOWN, GARBLED = "unknown_key", "garbled_key"  # well formed but never issued; not a key at all
+KEY_KINDS = (APP, APP_UNGRANTED, REVOKED, RETIRED, UNKNOWN, GARBLED)
+DEAD_KEYS = frozenset({REVOKED, RETIRED, UNKNOWN, GARBLED})  # 401 api_key_invalid on every route
+# application keys call only the data services, their department's subscriptions and the catalog's
+# reads (web/deps.py), whatever their issuer's role; elsewhere 403 api_key_scope
+APPS = frozenset({APP, APP_UNGRANTED})
+CATALOG_API_READ = CATALOG_READ | APPS  # to find a resource's code and items
 
 
 @dataclass
@@ -84,6 +108,7 @@ class Ctx:
     load_id: int  # a finished load of that resource
     source_id: int  # a database source of it, never loaded from
     mapping_id: int  # a mapping of it, used by nothing
+    keys: dict[str, dict[str, str]]  # each key kind's Authorization header (KEY_KINDS)
 
 
 Body = dict[str, Any] | list[Any] | Callable[[Ctx], Any] | None
@@ -269,25 +294,27 @@ RULES: dict[str, Rule] = {
     "POST /filings": own(CENSUS_WRITE, form=lambda c: {k: str(v) for k, v in _filing(c).items()}),
     "POST /filings/{filing_id}/review": rule(OPERATOR, form={"result": "approved", "note": "矩阵"}),
     # resource catalog: API
-    "GET /api/v1/catalog/resources": rule(CATALOG_READ),
+    "GET /api/v1/catalog/resources": rule(CATALOG_API_READ),
     "POST /api/v1/catalog/resources": own(CATALOG_WRITE, json=_resource_json),
-    "GET /api/v1/catalog/resources/{resource_id}": rule(CATALOG_READ),
+    "GET /api/v1/catalog/resources/{resource_id}": rule(CATALOG_API_READ),
     "PATCH /api/v1/catalog/resources/{resource_id}": own(CATALOG_WRITE, json={"summary": "矩阵修改的摘要"}),
     "POST /api/v1/catalog/resources/{resource_id}/submit": own(CATALOG_WRITE),
     "POST /api/v1/catalog/resources/{resource_id}/publish": rule(OPERATOR, json={"note": "矩阵"}),
     "POST /api/v1/catalog/resources/{resource_id}/return": rule(OPERATOR, json={"reason": "矩阵"}),
     "POST /api/v1/catalog/resources/{resource_id}/withdraw": own(CATALOG_WRITE, json={"reason": "矩阵"}),
     "POST /api/v1/catalog/resources/{resource_id}/review": own(CATALOG_WRITE),
-    "GET /api/v1/catalog/resources/{resource_id}/versions": rule(CATALOG_READ),
-    "GET /api/v1/catalog/resources/{resource_id}/versions/{number}": rule(CATALOG_READ),
-    "GET /api/v1/catalog/resources/{resource_id}/diff": rule(CATALOG_READ, why="已发布资源的版本差异，公开"),
+    "GET /api/v1/catalog/resources/{resource_id}/versions": rule(CATALOG_API_READ),
+    "GET /api/v1/catalog/resources/{resource_id}/versions/{number}": rule(CATALOG_API_READ),
+    "GET /api/v1/catalog/resources/{resource_id}/diff": rule(
+        CATALOG_API_READ, why="已发布资源的版本差异，公开"
+    ),
     "GET /api/v1/catalog/review-queue": rule(OPERATOR),
     "GET /api/v1/catalog/tasks": rule(CATALOG_HISTORY),
     "GET /api/v1/catalog/stats": rule(CATALOG_READ),
     "GET /api/v1/catalog/template": rule(CATALOG_READ),
     "GET /api/v1/catalog/export": rule(CATALOG_READ),
     "POST /api/v1/catalog/import": rule(CATALOG_WRITE, files=XLSX_NOT),
-    "GET /api/v1/catalog/search": rule(CATALOG_READ),
+    "GET /api/v1/catalog/search": rule(CATALOG_API_READ),
     # resource catalog: pages
     "GET /catalog": rule(CATALOG_READ),
     "GET /catalog/resources/new": rule(CATALOG_WRITE),
@@ -425,20 +452,21 @@ RULES: dict[str, Rule] = {
     "POST /api/v1/sharing/applications/{application_id}/keys/{api_key_id}/revoke": rule({OP, ST, CO}),
     # subscriptions (订阅推送): made by the grant's consumer department; operators may cancel any
     "POST /api/v1/subscriptions": rule(
-        {ST, CO},
+        {ST, CO} | APPS,
         json={"grant_id": 999999, "kind": "webhook", "url": "http://127.0.0.1:9/hook"},
         why="须为被授权部门：他部门的授权 403，不存在的 404",
     ),
-    "GET /api/v1/subscriptions": rule(SIGNED_IN, why="各部门只看到本部门的订阅"),
-    "GET /api/v1/subscriptions/{subscription_id}": rule(SIGNED_IN, why="非本部门的订阅 403"),
-    "POST /api/v1/subscriptions/{subscription_id}/cancel": rule({OP, ST, CO}),
-    # data services (数据服务): only a consumer department holding a live grant reads; nobody in the matrix
-    # holds one for the matrix resource, so every role is refused (403 grant_missing / role_forbidden)
-    "GET /api/v1/data/{ref:path}/records": rule((), why="无有效授权：403 grant_missing"),
-    "POST /api/v1/data/{ref:path}/query": rule((), json={"filters": [], "limit": 10}),
-    "POST /api/v1/data/{ref:path}/verify": rule((), json={"key": ["1"], "values": {"gmsfhm": "1"}}),
-    "GET /api/v1/data/{ref:path}/export": rule(()),
-    "GET /api/v1/data/{ref:path}/changes": rule(()),
+    "GET /api/v1/subscriptions": rule(SIGNED_IN | APPS, why="各部门只看到本部门的订阅"),
+    "GET /api/v1/subscriptions/{subscription_id}": rule(SIGNED_IN | APPS, why="非本部门的订阅 403"),
+    "POST /api/v1/subscriptions/{subscription_id}/cancel": rule({OP, ST, CO} | APPS),
+    # data services (数据服务): only a consumer department holding a live grant reads. The matrix resource's
+    # grant to 民政局 names its application, so only that application's key reads; the rest get 403
+    # (grant_application_forbidden for 民政局's own keys, grant_missing for 市公安局, role_forbidden)
+    "GET /api/v1/data/{ref:path}/records": rule({APP}, why="授权列明了应用：只有该应用的密钥可以调用"),
+    "POST /api/v1/data/{ref:path}/query": rule({APP}, json={"filters": [], "limit": 10}),
+    "POST /api/v1/data/{ref:path}/verify": rule({APP}, json={"key": ["1"], "values": {"gmsfhm": "1"}}),
+    "GET /api/v1/data/{ref:path}/export": rule({APP}),
+    "GET /api/v1/data/{ref:path}/changes": rule({APP}),
     # share requests, grants, applications: pages (same rules as their API; #999999 objects do not exist)
     "GET /sharing/requests": rule(SIGNED_IN, why="各部门只看到本部门提出或需答复的申请"),
     "GET /sharing/requests/new": rule({ST, CO}, why="resource_id 缺省：放行后 422"),
@@ -455,6 +483,13 @@ RULES: dict[str, Rule] = {
     "POST /sharing/applications/{application_id}/keys": rule({ST, CO}, form={"name": "矩阵"}),
     "POST /sharing/applications/{application_id}/retire": rule({OP, ST, CO}),
     "POST /sharing/applications/{application_id}/keys/{api_key_id}/revoke": rule({OP, ST, CO}),
+    # subscriptions: pages (same rules as their API; providers' stewards also read those to their resources)
+    "GET /sharing/subscriptions": rule(SIGNED_IN, why="各部门只看到本部门的订阅和订阅本部门资源的"),
+    "POST /sharing/subscriptions": rule(
+        {ST, CO}, form={"grant_id": "999999", "kind": "webhook", "url": "http://127.0.0.1:9/hook"}
+    ),
+    "GET /sharing/subscriptions/{subscription_id}": rule(SIGNED_IN, why="非本部门的订阅 403"),
+    "POST /sharing/subscriptions/{subscription_id}/cancel": rule({OP, ST, CO}),
 }
 
 PATH_PARAMS: dict[str, Callable[[Ctx], int]] = {
@@ -504,6 +539,15 @@ def test_every_route_has_a_rule(app: FastAPI) -> None:
     assert not stale, "角色矩阵中这些规则对应的路由已不存在，请删除：\n  " + "\n  ".join(stale)
     unknown = {p for key in routes for p in re.findall(r"{(\w+)", key)} - PATH_PARAMS.keys()
     assert not unknown, f"路径参数没有取值规则（PATH_PARAMS）：{sorted(unknown)}"
+    # a rule names only known callers; application keys only on the API, dead keys nowhere
+    odd = sorted(
+        key
+        for key, rule_ in RULES.items()
+        if rule_.allowed - {*WHO, *KEY_KINDS}
+        or rule_.allowed & DEAD_KEYS
+        or (rule_.allowed & APPS and not key.split(" ", 1)[1].startswith("/api/"))
+    )
+    assert not odd, "这些规则的调用方不对（未知名称、失效密钥或页面上的应用密钥）：\n  " + "\n  ".join(odd)
 
 
 def test_a_new_endpoint_without_a_rule_fails_by_name(app: FastAPI) -> None:
@@ -525,7 +569,7 @@ def users_of(org: Org) -> dict[str, User]:
     }
 
 
-def _context(session: Session, org: Org, role: str) -> Ctx:
+def _context(session: Session, org: Org, role: str, tmp_path: Path) -> Ctx:
     system = InformationSystem(
         code="MX-1",
         name="矩阵用系统",
@@ -553,14 +597,10 @@ def _context(session: Session, org: Org, role: str) -> Ctx:
     catalog_workflow.publish(session, operator, resource.id)
     code_set = session.scalars(select(CodeSet).order_by(CodeSet.id)).first()
     assert code_set is not None
-    load = Load(
-        resource_id=resource.id,
-        department_id=org.police.id,
-        catalog_version=1,
-        mode="full",
-        status="succeeded",
-        source_label="矩阵.csv",
-    )
+    # loaded for real, so the data services have records to serve under the grant below
+    csv = write(tmp_path, "矩阵.csv", ["公民身份号码", person_id(1), person_id(2)])
+    load = load_file(session, org.principal(org.steward), resource, csv)
+    assert load.status == "succeeded", load.error_message
     source = Source(
         resource_id=resource.id,
         name="矩阵数据源",
@@ -568,10 +608,11 @@ def _context(session: Session, org: Org, role: str) -> Ctx:
         config={"url": "sqlite://", "query": "SELECT 1"},
     )
     mapping = Mapping(resource_id=resource.id, name="矩阵映射")
-    session.add_all([load, source, mapping])
+    session.add_all([source, mapping])
     session.flush()
     caller = users_of(org).get(role, org.civil_steward)  # anonymous: any key will do
     spare = accounts.issue_api_key(session, org.principal(caller), "矩阵备用密钥").key
+    keys = _keys_of_applications(session, org, resource)
     session.commit()
     return Ctx(
         org,
@@ -589,11 +630,47 @@ def _context(session: Session, org: Org, role: str) -> Ctx:
         load.id,
         source.id,
         mapping.id,
+        keys,
     )
 
 
+def _keys_of_applications(session: Session, org: Org, resource: Resource) -> dict[str, dict[str, str]]:
+    """民政局's applications, a grant of the matrix resource naming two of them, and a key of each kind."""
+    consumer = org.principal(org.consumer)
+    granted, ungranted, retired = (
+        applications.create_application(session, consumer, name=name)
+        for name in ("矩阵应用", "矩阵无授权应用", "矩阵停用应用")
+    )
+    tokens = {
+        kind: applications.issue_key(session, consumer, app.id, "矩阵").token
+        for kind, app in ((APP, granted), (APP_UNGRANTED, ungranted), (RETIRED, retired))
+    }
+    revoked = applications.issue_key(session, consumer, granted.id, "矩阵已吊销")
+    applications.revoke_key(session, consumer, granted.id, revoked.key.id)
+    grants.create_grant(
+        session,
+        org.principal(org.operator),
+        request=None,
+        resource=resource,
+        consumer_department_id=org.civil.id,
+        items=["gmsfhm"],
+        masking=None,
+        application_ids=[granted.id, retired.id],
+        purpose="矩阵用授权",
+        delivery="api",
+        starts_on=clock.today() - timedelta(days=1),
+        expires_on=clock.today() + timedelta(days=365),
+        daily_quota=None,
+    )
+    applications.retire_application(session, consumer, retired.id)
+    tokens |= {REVOKED: revoked.token, UNKNOWN: new_api_key()[0], GARBLED: tokens[APP][:-4]}
+    return {kind: {"Authorization": f"Bearer {token}"} for kind, token in tokens.items()}
+
+
 def _resource_json_for(department_id: int) -> dict[str, Any]:
-    items = [{"name": "公民身份号码", "element_identifier": "DE0001", "is_key": True}]
+    items = [
+        {"name": "公民身份号码", "element_identifier": "DE0001", "column_name": "gmsfhm", "is_key": True}
+    ]
     return {"department_id": department_id, **RESOURCE_FIELDS, "items": items}
 
 
@@ -642,11 +719,22 @@ def refused(response: httpx.Response) -> bool:
     return response.is_redirect and response.headers.get("location", "").startswith("/login?next=")
 
 
+def mismatch(key: str, who: str, allowed: bool, response: httpx.Response) -> str | None:
+    """What is wrong with ``response`` to ``who`` calling ``key``, or None."""
+    if allowed and refused(response):
+        return f"{key}: 应允许{who}，却被拒绝（{response.status_code} {response.text[:120]}）"
+    if not allowed and not refused(response):
+        return f"{key}: 应拒绝{who}，却返回 {response.status_code}"
+    if response.status_code >= 500:
+        return f"{key}: 服务器错误 {response.status_code}"
+    return None
+
+
 @pytest.mark.parametrize("role", WHO)
 def test_each_role_may_call_exactly_its_routes(
-    role: str, app: FastAPI, client: TestClient, org: Org, session: Session
+    role: str, app: FastAPI, client: TestClient, org: Org, session: Session, tmp_path: Path
 ) -> None:
-    ctx = _context(session, org, role)
+    ctx = _context(session, org, role, tmp_path)
     caller = Caller(app, client, role)
     if role != ANON:
         caller.api = api_headers(session, users_of(org)[role])
@@ -666,11 +754,39 @@ def test_each_role_may_call_exactly_its_routes(
         except Exception as exc:  # a crash is a finding too, whatever the rule says
             problems.append(f"{key}: 服务器异常 {exc.__class__.__name__}: {exc}")
             continue
-        allowed = may(role, rule_)
-        if allowed and refused(response):
-            problems.append(f"{key}: 应允许{role}，却被拒绝（{response.status_code} {response.text[:120]}）")
-        elif not allowed and not refused(response):
-            problems.append(f"{key}: 应拒绝{role}，却返回 {response.status_code}")
-        elif response.status_code >= 500:
-            problems.append(f"{key}: 服务器错误 {response.status_code}")
+        found = mismatch(key, role, may(role, rule_), response)
+        if found:
+            problems.append(found)
     assert not problems, f"角色 {role} 与规则不符：\n  " + "\n  ".join(problems)
+
+
+@pytest.mark.parametrize("kind", KEY_KINDS)
+def test_each_key_kind_may_call_exactly_its_api_routes(
+    kind: str, app: FastAPI, client: TestClient, org: Org, session: Session, tmp_path: Path
+) -> None:
+    """Keys that are not a person's own, against every /api/v1 route; a refusal must also say why:
+    a dead key 401 ``api_key_invalid``, an application's key outside its scope 403 ``api_key_scope``."""
+    ctx = _context(session, org, kind, tmp_path)
+    caller = Caller(app, client, kind, api=ctx.keys[kind])
+    routes = sorted(k for k in app_routes(app) & RULES.keys() if k.split(" ", 1)[1].startswith("/api/"))
+    problems: list[str] = []
+    for key in routes:
+        rule_ = RULES[key]
+        try:
+            response = caller.call(key, rule_, ctx)
+        except Exception as exc:  # a crash is a finding too, whatever the rule says
+            problems.append(f"{key}: 服务器异常 {exc.__class__.__name__}: {exc}")
+            continue
+        allowed = kind in rule_.allowed
+        found = mismatch(key, kind, allowed, response)
+        if found:
+            problems.append(found)
+            continue
+        if allowed or (kind not in DEAD_KEYS and rule_.allowed & APPS):
+            continue  # let in, or inside the scope and refused by the grant with a code of its own
+        expected = "api_key_invalid" if kind in DEAD_KEYS else "api_key_scope"
+        if response.json().get("code") != expected:
+            problems.append(
+                f"{key}: 应以 {expected} 拒绝{kind}，却是 {response.status_code} {response.text[:120]}"
+            )
+    assert not problems, f"密钥 {kind} 与规则不符：\n  " + "\n  ".join(problems)

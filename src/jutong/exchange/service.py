@@ -98,10 +98,24 @@ def resolve_resource(session: Session, ref: str) -> Resource:
     return resource
 
 
-def open_access(session: Session, principal: Principal, ref: str) -> Access:
+def _resource_and_data(session: Session, ref: str) -> tuple[Resource, ResourceData | None]:
+    """The resource with its data plane record, in one query for the usual reference, its code."""
+    found = session.execute(
+        select(Resource, ResourceData)
+        .outerjoin(ResourceData, ResourceData.resource_id == Resource.id)
+        .where(Resource.code == ref)
+    ).first()
+    if found is not None:
+        return found[0], found[1]
     resource = resolve_resource(session, ref)
+    return resource, session.scalar(select(ResourceData).where(ResourceData.resource_id == resource.id))
+
+
+def open_access(session: Session, principal: Principal, ref: str) -> Access:
+    if len(ref) > 64 or "\x00" in ref:
+        raise NotFound("资源代码过长或含有非法字符，请使用资源代码或编号", code="resource_not_found")
+    resource, data = _resource_and_data(session, ref)
     grant = live_grant(session, principal, resource.id)
-    data = session.scalar(select(ResourceData).where(ResourceData.resource_id == resource.id))
     if data is None or data.data_version == 0:
         raise NotFound(f"资源“{resource.name}”尚未归集数据，暂无可查询的记录", code="resource_no_data")
     types = {str(c["name"]): str(c.get("data_type") or "C") for c in data.columns}

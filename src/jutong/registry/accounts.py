@@ -399,16 +399,25 @@ def revoke_api_key(session: Session, actor: Principal, api_key_id: int) -> ApiKe
     return key
 
 
+KEY_USE_RESOLUTION = timedelta(minutes=1)
+
+
 def resolve_api_key(session: Session, token: str) -> tuple[User, ApiKey] | None:
     """The user behind a live key, or None for unknown, wrong or revoked keys."""
     key_id = parse_api_key_id(token)
     if key_id is None:
         return None
-    key = session.scalar(select(ApiKey).where(ApiKey.key_id == key_id))
-    if key is None or key.revoked_at is not None or not tokens_match(key.key_hash, hash_api_key(token)):
+    found = session.execute(
+        select(ApiKey, User).join(User, User.id == ApiKey.user_id).where(ApiKey.key_id == key_id)
+    ).first()
+    if found is None:
         return None
-    user = session.get(User, key.user_id)
-    if user is None or not user.active:
+    key, user = found
+    if key.revoked_at is not None or not tokens_match(key.key_hash, hash_api_key(token)) or not user.active:
         return None
-    key.last_used_at = utcnow()
+    now = utcnow()
+    # to the minute: writing it on every call would make the key's row the lock every concurrent call
+    # of one application queues on until its commit
+    if key.last_used_at is None or now - key.last_used_at >= KEY_USE_RESOLUTION:
+        key.last_used_at = now
     return user, key

@@ -11,6 +11,7 @@ changes but still stores the refusal in the audit log (see ``web.app``).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -22,6 +23,7 @@ from jutong.core.auth import Principal, Role, require_role
 from jutong.core.errors import Forbidden, NotAuthenticated
 from jutong.core.security import new_csrf_token, tokens_match
 from jutong.registry import accounts
+from jutong.sharing.models import Application
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_FORM_FIELD = "csrf_token"
@@ -60,6 +62,11 @@ class UnitOfWork:
     def opened(self) -> bool:
         return self._session is not None
 
+    @property
+    def idle(self) -> bool:
+        """No transaction open (never used, or committed and not used since): closing does no I/O."""
+        return self._session is None or not self._session.in_transaction()
+
     def finish(self, status: int) -> None:
         if self._session is None:
             return
@@ -95,7 +102,10 @@ class UnitOfWorkMiddleware:
         try:
             await self.app(scope, receive, send_after_commit)
         finally:
-            await run_in_threadpool(uow.close)
+            if uow.idle:
+                uow.close()  # nothing to roll back: no waiting, so no hand-off to the thread pool
+            else:
+                await run_in_threadpool(uow.close)
 
 
 def client_ip(request: Request) -> str | None:
@@ -112,7 +122,9 @@ def keep_on_error(request: Request) -> None:
     unit_of_work(request).keep_on_error = True
 
 
-def get_db(request: Request) -> Session:
+async def get_db(request: Request) -> Session:
+    # async although it does no waiting: FastAPI runs a plain ``def`` dependency in the thread pool,
+    # a hand-off that costs more than the work (the session connects on its first query)
     return unit_of_work(request).session
 
 
@@ -128,6 +140,17 @@ def _bearer_token(request: Request) -> str | None:
 
 async def optional_principal(request: Request, session: DbSession) -> Principal | None:
     """API key (Authorization: Bearer / X-API-Key) or the page session; None when neither."""
+    # the database work runs in the thread pool: blocking the event loop on it would stall every other
+    # request of this worker, including the commit of the one holding a lock this one waits for
+    principal = await run_in_threadpool(_resolve_principal, request, session)
+    if principal is None:
+        return None
+    if principal.via == "session" and request.method not in SAFE_METHODS:
+        await check_csrf(request)
+    return principal
+
+
+def _resolve_principal(request: Request, session: Session) -> Principal | None:
     ip = client_ip(request)
     token = _bearer_token(request)
     if token:
@@ -135,9 +158,18 @@ async def optional_principal(request: Request, session: DbSession) -> Principal 
         if found is None:
             raise NotAuthenticated("API 密钥无效、已吊销或已停用", code="api_key_invalid")
         user, key = found
-        principal = accounts.principal_for(
-            user, via="api_key", ip=ip, api_key_id=key.id, application_id=key.application_id
-        )
+        principal = accounts.principal_for(user, via="api_key", ip=ip, api_key_id=key.id)
+        if key.application_id is not None:
+            application = session.get(Application, key.application_id)
+            if application is None or application.retired_at is not None:
+                # retiring revokes the keys too; this holds even for a key that was missed
+                raise NotAuthenticated("API 密钥无效、已吊销或已停用", code="api_key_invalid")
+            # it acts for its application's department, whatever became of the person who issued it
+            principal = replace(
+                principal, application_id=application.id, department_id=application.department_id
+            )
+            request.state.principal = principal  # the refusal below names the application's key
+            check_application_scope(request, application)
     else:
         user_id = request.session.get("user_id")
         if user_id is None:
@@ -152,9 +184,40 @@ async def optional_principal(request: Request, session: DbSession) -> Principal 
             return None
         principal = accounts.principal_for(session_user, via="session", ip=ip)
     request.state.principal = principal  # known before any refusal, so the audit names who was refused
-    if principal.via == "session" and request.method not in SAFE_METHODS:
-        await check_csrf(request)
     return principal
+
+
+# What an application's key may call (应用密钥的调用范围): the data services, its department's
+# subscriptions, and reading the published catalog to find a resource's code and items. Everything else
+# (editing the catalog, answering requests, keys, accounts, audit) needs a person or their own key, so a
+# key leaked from an application's server can do no more than that application does. The path compared
+# is the one the router matches (decoded, without the proxy's root path), so no spelling reaches another
+# route: every path under /api/v1/data/ is a data service or a 404.
+APPLICATION_ROUTES = ("/api/v1/data/", "/api/v1/subscriptions")
+APPLICATION_READ_ROUTES = ("/api/v1/catalog/resources", "/api/v1/catalog/search")
+
+
+def _under(path: str, prefixes: tuple[str, ...]) -> bool:
+    return any(path == p.rstrip("/") or path.startswith(p.rstrip("/") + "/") for p in prefixes)
+
+
+def application_may_call(method: str, route_path: str) -> bool:
+    if _under(route_path, APPLICATION_ROUTES):
+        return True
+    return method in SAFE_METHODS and _under(route_path, APPLICATION_READ_ROUTES)
+
+
+def check_application_scope(request: Request, application: Application) -> None:
+    """Refuses (403 ``api_key_scope``, audited as a refusal) what an application's key may not call."""
+    route_path = str(request.scope["path"]).removeprefix(str(request.scope.get("root_path") or ""))
+    if application_may_call(request.method, route_path):
+        return
+    raise Forbidden(
+        f"该 API 密钥属于应用“{application.name}”，只能调用数据服务（/api/v1/data）、"
+        "本部门的订阅（/api/v1/subscriptions）和查阅资源目录；其他操作请使用个人账号或个人密钥",
+        code="api_key_scope",
+        detail={"application_id": application.id, "method": request.method, "path": route_path},
+    )
 
 
 async def current_principal(principal: Annotated[Principal | None, Depends(optional_principal)]) -> Principal:
@@ -189,10 +252,10 @@ async def check_csrf(request: Request) -> None:
         raise Forbidden("表单已过期或来源不明（CSRF 校验失败），请刷新页面后重试", code="csrf_failed")
 
 
-def roles(*allowed: Role) -> Callable[[Principal], Principal]:
+def roles(*allowed: Role) -> Callable[[Principal], Awaitable[Principal]]:
     """Dependency factory: the principal, if their role is one of ``allowed``."""
 
-    def dependency(principal: CurrentPrincipal) -> Principal:
+    async def dependency(principal: CurrentPrincipal) -> Principal:  # no waiting: async spares a hand-off
         require_role(principal, *allowed)
         return principal
 

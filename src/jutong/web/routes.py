@@ -10,6 +10,7 @@ def include_routers(app: FastAPI) -> None:
     from jutong.catalog import views as catalog_views
     from jutong.exchange import api as exchange_api
     from jutong.exchange import api_subscriptions as exchange_api_subscriptions
+    from jutong.exchange import views_subscriptions as exchange_views_subscriptions
     from jutong.ingest import api as ingest_api
     from jutong.ingest import views as ingest_views
     from jutong.registry import api as registry_api
@@ -22,6 +23,8 @@ def include_routers(app: FastAPI) -> None:
     from jutong.sharing import views_stats as sharing_views_stats
     from jutong.web import audit_api, audit_views, views
 
+    # the data services first: they take most of the traffic, and routes are matched in order
+    app.include_router(exchange_api.router, prefix="/api/v1")
     app.include_router(views.router)
     app.include_router(audit_views.router)
     app.include_router(registry_views.router)
@@ -30,6 +33,7 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(sharing_views_requests.router)
     app.include_router(sharing_views_corrections.router)
     app.include_router(sharing_views_stats.router)
+    app.include_router(exchange_views_subscriptions.router)
     app.include_router(audit_api.router, prefix="/api/v1")
     app.include_router(registry_api.router, prefix="/api/v1")
     app.include_router(catalog_api.router, prefix="/api/v1")
@@ -37,5 +41,4 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(sharing_api_requests.router, prefix="/api/v1")
     app.include_router(sharing_api_corrections.router, prefix="/api/v1")
     app.include_router(sharing_api_stats.router, prefix="/api/v1")
-    app.include_router(exchange_api.router, prefix="/api/v1")
     app.include_router(exchange_api_subscriptions.router, prefix="/api/v1")
