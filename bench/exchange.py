@@ -43,7 +43,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -57,15 +57,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import ingest as ingest_bench  # noqa: E402  (bench/ingest.py: files, platform database, `jutong ingest`)
-
-from jutong.catalog.models import Resource  # noqa: E402
-from jutong.core import clock  # noqa: E402
-from jutong.core.auth import CLI_PRINCIPAL, Role  # noqa: E402
-from jutong.core.db import make_engine  # noqa: E402
-from jutong.ingest.models import ResourceData  # noqa: E402
-from jutong.registry import accounts  # noqa: E402
-from jutong.sharing import applications, grants  # noqa: E402
+import ingest as ingest_bench
+from jutong.catalog.models import Resource
+from jutong.core import clock
+from jutong.core.auth import CLI_PRINCIPAL, Role
+from jutong.core.db import make_engine
+from jutong.ingest.models import ResourceData
+from jutong.registry import accounts
+from jutong.sharing import applications, grants
 
 GRANTED = ["gmsfhm", "xm", "xbdm"]
 MASKING = {"gmsfhm": "id_number", "xm": "name"}
@@ -92,7 +91,7 @@ def database_rows(url: str) -> int | None:
             rows = session.scalar(select(ResourceData.rows))
         engine.dispose()
         return int(rows) if rows is not None else None
-    except Exception:  # noqa: BLE001  (no such database yet: build it)
+    except Exception:
         return None
 
 
@@ -211,7 +210,8 @@ def wait_ready(base: str, path: str, seconds: float = 60) -> None:
 
 @contextmanager
 def serving(args: list[str], env: dict[str, str], base: str, ready: str) -> Iterator[subprocess.Popen[bytes]]:
-    child = subprocess.Popen(args, env=env, start_new_session=True)
+    logfile = (Path(tempfile.gettempdir()) / f"jutong_bench_server_{Path(args[0]).name}.log").open("ab")
+    child = subprocess.Popen(args, env=env, start_new_session=True, stdout=logfile, stderr=logfile)
     try:
         wait_ready(base, ready)
         yield child
@@ -222,6 +222,7 @@ def serving(args: list[str], env: dict[str, str], base: str, ready: str) -> Iter
         except subprocess.TimeoutExpired:
             os.killpg(child.pid, signal.SIGKILL)
             child.wait()
+        logfile.close()
 
 
 def jutong_server(url: str, port: int, workers: int, folder: Path) -> tuple[list[str], dict[str, str]]:
@@ -434,12 +435,15 @@ def bench_export(admin: str, args: argparse.Namespace, folder: Path) -> list[dic
         table = data_table(url)
         began = time.perf_counter()
         copied = 0
-        with psycopg.connect(libpq(url)) as conn, conn.cursor() as cursor:
-            with cursor.copy(
+        with (
+            psycopg.connect(libpq(url)) as conn,
+            conn.cursor() as cursor,
+            cursor.copy(
                 f'COPY (SELECT gmsfhm, xm, xbdm FROM "{table}" ORDER BY gmsfhm) TO STDOUT (FORMAT csv)'
-            ) as copy:
-                for chunk in copy:
-                    copied += len(chunk)
+            ) as copy,
+        ):
+            for chunk in copy:
+                copied += len(chunk)
         baseline = time.perf_counter() - began
 
         port = free_port()
@@ -451,13 +455,11 @@ def bench_export(admin: str, args: argparse.Namespace, folder: Path) -> list[dic
             peak = idle
             done = threading.Event()
 
-            def sample(pid: int = child.pid) -> None:
+            def sample(pid: int = child.pid, done: threading.Event = done) -> None:
                 nonlocal peak
                 while not done.is_set():
-                    try:
+                    with suppress(psutil.Error):
                         peak = max(peak, server_rss(pid))
-                    except psutil.Error:
-                        pass
                     time.sleep(0.05)
 
             sampler = threading.Thread(target=sample, daemon=True)
