@@ -98,6 +98,37 @@ class AuditSeal(Base):
     algorithm: Mapped[str] = mapped_column(String(16), default=HASH_ALGORITHM)
 
 
+def event_values(
+    principal: Principal | None,
+    action: str,
+    *,
+    summary: str = "",
+    object_type: str | None = None,
+    object_id: object | None = None,
+    outcome: str = "success",
+    detail: dict[str, Any] | None = None,
+    actor_name: str | None = None,
+    ip: str | None = None,
+) -> dict[str, Any]:
+    """The columns of one event (``record`` adds it to the session; the data services insert it
+    with their access record in one statement)."""
+    return {
+        "occurred_at": utcnow(),
+        "actor_id": principal.user_id if principal else None,
+        "actor_name": actor_name or (principal.username if principal else "anonymous"),
+        "actor_role": principal.role.value if principal else None,
+        "department_id": principal.department_id if principal else None,
+        "via": principal.via if principal else "anonymous",
+        "ip": ip or (principal.ip if principal else None),
+        "action": action,
+        "object_type": object_type,
+        "object_id": None if object_id is None else str(object_id),
+        "outcome": outcome,
+        "summary": summary[:500],
+        "detail": detail,
+    }
+
+
 def record(
     session: Session,
     principal: Principal | None,
@@ -113,19 +144,17 @@ def record(
 ) -> AuditEvent:
     """Add an event to the current unit of work; it is stored when the change is."""
     event = AuditEvent(
-        occurred_at=utcnow(),
-        actor_id=principal.user_id if principal else None,
-        actor_name=actor_name or (principal.username if principal else "anonymous"),
-        actor_role=principal.role.value if principal else None,
-        department_id=principal.department_id if principal else None,
-        via=principal.via if principal else "anonymous",
-        ip=ip or (principal.ip if principal else None),
-        action=action,
-        object_type=object_type,
-        object_id=None if object_id is None else str(object_id),
-        outcome=outcome,
-        summary=summary[:500],
-        detail=detail,
+        **event_values(
+            principal,
+            action,
+            summary=summary,
+            object_type=object_type,
+            object_id=object_id,
+            outcome=outcome,
+            detail=detail,
+            actor_name=actor_name,
+            ip=ip,
+        )
     )
     session.add(event)
     session.flush()

@@ -24,11 +24,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import polars as pl
 from cryptography.fernet import Fernet, InvalidToken
-from sqlalchemy import inspect, select, text
+from sqlalchemy import Table, insert, inspect, select, text
 from sqlalchemy.orm import Session
 
 from jutong.catalog.models import Resource
@@ -38,7 +38,7 @@ from jutong.core.config import get_settings
 from jutong.core.errors import Forbidden, NotFound, ValidationFailed
 from jutong.exchange import masking
 from jutong.ingest.models import ResourceData
-from jutong.sharing.grants import count_usage, live_grant, used_today
+from jutong.sharing.grants import live_grant, usage_upsert, used_today
 from jutong.sharing.models import AccessKind, DataAccess, Grant
 
 MAX_PAGE = 1000
@@ -146,22 +146,8 @@ def account(session: Session, access: Access, kind: AccessKind, rows: int, **det
                 code="grant_quota_exhausted",
                 detail={"grant_id": grant.id, "daily_quota": grant.daily_quota, "used": used},
             )
-    count_usage(session, grant.id, rows)
     principal = access.principal
-    session.add(
-        DataAccess(
-            grant_id=grant.id,
-            resource_id=access.resource.id,
-            provider_department_id=access.resource.department_id,
-            consumer_department_id=grant.consumer_department_id,
-            application_id=principal.application_id,
-            kind=kind.value,
-            rows=rows,
-            items=list(access.columns),
-        )
-    )
-    audit.record(
-        session,
+    event = audit.event_values(
         principal,
         f"data.{kind.value}",
         summary=f"{kind.label}资源“{access.resource.name}”，{rows} 条",
@@ -178,7 +164,25 @@ def account(session: Session, access: Access, kind: AccessKind, rows: int, **det
             **detail,
         },
     )
-    session.flush()
+    usage = usage_upsert(access.dialect, grant.id, rows)
+    recorded = insert(cast(Table, DataAccess.__table__)).values(
+        grant_id=grant.id,
+        resource_id=access.resource.id,
+        provider_department_id=access.resource.department_id,
+        consumer_department_id=grant.consumer_department_id,
+        application_id=principal.application_id,
+        kind=kind.value,
+        rows=rows,
+        items=list(access.columns),
+    )
+    event_insert = insert(cast(Table, audit.AuditEvent.__table__)).values(**event)
+    connection = session.connection()
+    if access.dialect == "postgresql":
+        # the day's usage, the access and its audit event in one round trip (this runs on every call)
+        connection.execute(event_insert.add_cte(usage.cte("usage"), recorded.cte("access")))
+    else:
+        for statement in (usage, recorded, event_insert):
+            connection.execute(statement)
 
 
 # ---- values -----------------------------------------------------------------------------------------------

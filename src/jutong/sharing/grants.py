@@ -12,8 +12,9 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from datetime import date
+from typing import cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Insert, Table, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -174,18 +175,22 @@ def used_today(session: Session, grant: Grant, day: date | None = None) -> int:
     return int(used or 0)
 
 
-def count_usage(session: Session, grant_id: int, rows: int) -> None:
-    """Add one call of ``rows`` rows to the grant's usage today, in one of its slots (see GrantUsage)."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(GrantUsage).values(
+def usage_upsert(dialect: str, grant_id: int, rows: int) -> Insert:
+    """The statement adding one call of ``rows`` rows to the grant's usage today, in one of its slots."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    table = cast(Table, GrantUsage.__table__)
+    stmt = insert(table).values(
         grant_id=grant_id, day=clock.today(), slot=random.randrange(USAGE_SLOTS), rows=rows, calls=1
     )
-    session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["grant_id", "day", "slot"],
-            set_={"rows": GrantUsage.rows + rows, "calls": GrantUsage.calls + 1},
-        )
+    return stmt.on_conflict_do_update(
+        index_elements=["grant_id", "day", "slot"],
+        set_={"rows": table.c.rows + rows, "calls": table.c.calls + 1},
     )
+
+
+def count_usage(session: Session, grant_id: int, rows: int) -> None:
+    """Add one call of ``rows`` rows to the grant's usage today (see GrantUsage)."""
+    session.connection().execute(usage_upsert(session.get_bind().dialect.name, grant_id, rows))
 
 
 def _refuse(code: str, message: str, **detail: object) -> Forbidden:
