@@ -107,7 +107,12 @@ def verify(ref: Ref, body: VerifyIn, principal: Caller, session: DbSession) -> d
     return service.verify(session, principal, ref, body.key, dict(body.values))
 
 
-@router.get("/{ref:path}/export", summary="导出授权范围内的数据（流式）")
+@router.get(
+    "/{ref:path}/export",
+    summary="导出授权范围内的数据（流式）",
+    response_class=StreamingResponse,
+    responses={200: {"content": {media: {} for media, _ in service.FORMATS.values()}}},
+)
 def export(
     ref: Ref,
     principal: Caller,

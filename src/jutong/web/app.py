@@ -70,6 +70,9 @@ def _audit_refusal(request: Request, exc: AppError) -> None:
             "denied",
             f"拒绝 {request.method} {request.url.path}：{exc.message}",
         )
+    detail: dict[str, Any] = {"method": request.method, "path": request.url.path, "code": exc.code}
+    if principal is not None and principal.application_id is not None:
+        detail["application_id"] = principal.application_id  # which application's key was refused
     audit.record(
         uow.session,
         principal,
@@ -78,7 +81,7 @@ def _audit_refusal(request: Request, exc: AppError) -> None:
         outcome=outcome,
         object_type="route",
         object_id=request.url.path[:64],
-        detail={"method": request.method, "path": request.url.path, "code": exc.code},
+        detail=detail,
         ip=deps.client_ip(request),
     )
 
@@ -136,6 +139,46 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return _error_response(request, 500, "internal_error", "服务器内部错误，请稍后重试或联系平台管理员")
+
+
+# What every error answer really looks like (see _error_response); FastAPI documents its own 422 shape
+# ({"detail": [{"loc", "msg", "type"}]}), which this app never sends, and no other error at all.
+ERROR_BODY_SCHEMA: dict[str, Any] = {
+    "title": "ErrorBody",
+    "description": "统一的错误响应：code 供程序判断，message 为中文说明，detail 为补充信息（可为空）",
+    "type": "object",
+    "required": ["code", "message", "detail"],
+    "properties": {
+        "code": {"type": "string", "title": "Code"},
+        "message": {"type": "string", "title": "Message"},
+        "detail": {"title": "Detail"},
+    },
+}
+
+
+def _document_error_body(app: FastAPI) -> None:
+    """Declare in /openapi.json the error body the API really sends: as the 422 answer, in place of
+    FastAPI's default, and as every API operation's 4XX answer (400, 401, 403, 404, 409, 413 …)."""
+    generate = app.openapi
+    error = {
+        "description": "错误（统一错误响应）",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+    }
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            spec = generate()
+            schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+            schemas["ErrorBody"] = ERROR_BODY_SCHEMA
+            schemas["HTTPValidationError"] = {"$ref": "#/components/schemas/ErrorBody"}
+            schemas.pop("ValidationError", None)
+            for path, operations in spec.get("paths", {}).items():
+                if path.startswith("/api/"):
+                    for operation in operations.values():
+                        operation["responses"].setdefault("4XX", error)
+        return generate()  # FastAPI keeps the schema it made, with the changes above
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 class AuditSealer:
@@ -204,6 +247,7 @@ def create_app(*, seal_audit: bool = True) -> FastAPI:
     from jutong.web.routes import include_routers
 
     include_routers(app)
+    _document_error_body(app)
 
     @app.get("/healthz", tags=["平台"], summary="健康检查")
     def healthz() -> dict[str, str]:
