@@ -88,7 +88,7 @@ def database_rows(url: str) -> int | None:
     try:
         engine = make_engine(url)
         with Session(engine) as session:
-            rows = session.scalar(select(ResourceData.rows))
+            rows = session.scalar(select(ResourceData.row_count))
         engine.dispose()
         return int(rows) if rows is not None else None
     except Exception:

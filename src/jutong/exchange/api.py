@@ -8,12 +8,13 @@ in the request's unit of work, committed before the answer leaves). ``{ref}`` is
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 
 from jutong.core.auth import Principal, Role
 from jutong.exchange import service
@@ -23,6 +24,20 @@ router = APIRouter(prefix="/data", tags=["数据服务"])
 
 Caller = Annotated[Principal, Depends(roles(Role.consumer, Role.steward))]
 Ref = Annotated[str, "资源代码或编号"]
+T = TypeVar("T")
+
+
+def committed(session: Session, answer: T) -> T:
+    """Commit the access record (usage slot, DataAccess, audit event) in the thread that wrote it.
+
+    The request boundary would commit it too, but only after FastAPI has taken further threads to
+    check and encode the answer; the usage slot's row lock (and SQLite's write lock) would be held
+    across those hand-offs, and with every thread of the pool waiting for such a lock the worker stops.
+    Committing here is also earlier, so "recorded before the answer leaves" holds all the more."""
+    session.commit()
+    return answer
+
+
 ScalarValue = Annotated[str, Field(max_length=service.MAX_VALUE_CHARS)] | int | float | bool
 KeyValues = Annotated[list[ScalarValue], Field(min_length=1, max_length=8)]
 
@@ -93,18 +108,20 @@ def lookup(
         Query(max_length=8, description="主键值（复合主键按顺序重复 key）"),
     ] = [],  # noqa: B006 (FastAPI copies defaults); checked against the key after the grant
 ) -> dict[str, Any]:
-    return service.lookup(session, principal, ref, key)
+    return committed(session, service.lookup(session, principal, ref, key))
 
 
 @router.post("/{ref:path}/query", summary="条件查询（游标分页）", response_model=QueryOut)
 def query(ref: Ref, body: QueryIn, principal: Caller, session: DbSession) -> dict[str, Any]:
     filters = [service.Filter(f.column, f.op, f.value) for f in body.filters]
-    return service.query(session, principal, ref, filters, limit=body.limit, cursor=body.cursor)
+    return committed(
+        session, service.query(session, principal, ref, filters, limit=body.limit, cursor=body.cursor)
+    )
 
 
 @router.post("/{ref:path}/verify", summary="核验", response_model=VerifyOut)
 def verify(ref: Ref, body: VerifyIn, principal: Caller, session: DbSession) -> dict[str, Any]:
-    return service.verify(session, principal, ref, body.key, dict(body.values))
+    return committed(session, service.verify(session, principal, ref, body.key, dict(body.values)))
 
 
 @router.get(
@@ -119,7 +136,7 @@ def export(
     session: DbSession,
     format: Literal["csv", "json", "xlsx", "parquet"] = "csv",
 ) -> StreamingResponse:
-    done = service.export(session, principal, ref, format)
+    done = committed(session, service.export(session, principal, ref, format))
     disposition = f"attachment; filename*=UTF-8''{quote(done.filename)}"
     return StreamingResponse(
         done.body,
@@ -137,4 +154,6 @@ def changes(
     after_seq: Annotated[int, Query(ge=0, lt=2**62)] = 0,
     limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = service.DEFAULT_PAGE,
 ) -> dict[str, Any]:
-    return service.changes(session, principal, ref, since=since, after_seq=after_seq, limit=limit)
+    return committed(
+        session, service.changes(session, principal, ref, since=since, after_seq=after_seq, limit=limit)
+    )

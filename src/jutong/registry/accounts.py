@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from jutong.core import audit
@@ -419,5 +419,16 @@ def resolve_api_key(session: Session, token: str) -> tuple[User, ApiKey] | None:
     # to the minute: writing it on every call would make the key's row the lock every concurrent call
     # of one application queues on until its commit
     if key.last_used_at is None or now - key.last_used_at >= KEY_USE_RESOLUTION:
-        key.last_used_at = now
+        if session.get_bind().dialect.name == "postgresql":
+            # and never waiting: a call that finds the row locked by another call noting the same use
+            # goes on without noting it
+            free = select(ApiKey.id).where(ApiKey.id == key.id).with_for_update(skip_locked=True)
+            session.execute(
+                update(ApiKey)
+                .where(ApiKey.id == free.scalar_subquery())
+                .values(last_used_at=now)
+                .execution_options(synchronize_session=False)
+            )
+        else:
+            key.last_used_at = now
     return user, key

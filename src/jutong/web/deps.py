@@ -14,6 +14,9 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import replace
 from typing import Annotated, Any
 
+import anyio
+import anyio.to_thread
+from anyio.lowlevel import RunVar
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -81,6 +84,24 @@ class UnitOfWork:
             self._session = None
 
 
+_finish_limiter: RunVar[anyio.CapacityLimiter] = RunVar("jutong_finish_limiter")  # one per event loop
+
+
+async def _finishing(func: Callable[..., None], *args: Any) -> None:
+    """Commit or close a unit of work on threads of its own.
+
+    Endpoints and dependencies share the default thread pool; when all its threads wait for a row
+    lock (a usage slot, a key's last use) held by requests that have finished but not committed,
+    those commits must not queue behind them for a thread, or the worker deadlocks. A commit never
+    waits for a lock, so with threads of their own the holders always finish and let the others go."""
+    try:
+        limiter = _finish_limiter.get()
+    except LookupError:
+        limiter = anyio.CapacityLimiter(16)
+        _finish_limiter.set(limiter)
+    await anyio.to_thread.run_sync(func, *args, limiter=limiter)
+
+
 class UnitOfWorkMiddleware:
     """Commits the request's unit of work before the first byte of the response is sent."""
 
@@ -96,7 +117,7 @@ class UnitOfWorkMiddleware:
 
         async def send_after_commit(message: Message) -> None:
             if message["type"] == "http.response.start" and uow.opened:
-                await run_in_threadpool(uow.finish, message["status"])
+                await _finishing(uow.finish, message["status"])
             await send(message)
 
         try:
@@ -105,7 +126,7 @@ class UnitOfWorkMiddleware:
             if uow.idle:
                 uow.close()  # nothing to roll back: no waiting, so no hand-off to the thread pool
             else:
-                await run_in_threadpool(uow.close)
+                await _finishing(uow.close)
 
 
 def client_ip(request: Request) -> str | None:
