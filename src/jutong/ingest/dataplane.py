@@ -340,7 +340,7 @@ class Writer:
         )
         self.exec(f"DROP TABLE IF EXISTS {changes}")
         self.exec(
-            f"CREATE TEMP TABLE {changes} ON COMMIT DROP AS SELECT {values}, s._hash, "
+            f"CREATE TEMP TABLE {changes} ON COMMIT DROP AS SELECT {values}, s._hash, l.ctid AS _at, "
             "CASE WHEN s._op = 'D' THEN 'D' WHEN l._hash IS NULL THEN 'I' ELSE 'U' END AS _op "
             f"FROM {s} s LEFT JOIN {live} l ON {self.key_match('s', 'l')} "
             f"WHERE (s._op = 'D' AND l.{first_key} IS NOT NULL) OR (s._op = 'U' AND l._hash IS NULL) "
@@ -358,14 +358,14 @@ class Writer:
         )
         sets = ", ".join(f"{self.q(c)} = c.{self.q(c)}" for c in self.names if c not in self.keys)
         sets = (sets + ", " if sets else "") + f"_hash = c._hash, _version = {v}"
-        self.exec(
-            f"UPDATE {live} l SET {sets} FROM {changes} c WHERE {self.key_match('c', 'l')} AND c._op = 'U'"
-        )
+        # through the row's address (ctid) found above, not a second search of the key index: loads of one
+        # resource run one at a time and nothing else moves its rows, so it holds within this transaction
+        self.exec(f"UPDATE {live} l SET {sets} FROM {changes} c WHERE l.ctid = c._at AND c._op = 'U'")
         self.exec(
             f"INSERT INTO {live} ({self.cols()}, _hash, _version) SELECT {self.cols()}, _hash, {v} "
             f"FROM {changes} WHERE _op = 'I'"
         )
-        self.exec(f"DELETE FROM {live} l USING {changes} c WHERE {self.key_match('l', 'c')} AND c._op = 'D'")
+        self.exec(f"DELETE FROM {live} l USING {changes} c WHERE l.ctid = c._at AND c._op = 'D'")
         self.exec(f"DROP TABLE {changes}")
         return int(counts[0]), int(counts[1]), int(counts[2])
 
