@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from jutong.catalog.models import Resource
@@ -166,6 +167,11 @@ async def create_form(request: Request, session: DbSession, principal: CurrentPr
         name: _field(form, name)
         for name in ("grant_id", "kind", "url", "database_url", "table", "application_id")
     }
+    # the database work (and the check of a table-push target) off the event loop
+    return await run_in_threadpool(_create, request, session, principal, values)
+
+
+def _create(request: Request, session: Session, principal: Principal, values: dict[str, str]) -> Response:
     kind = values["kind"]
     try:
         created = subscriptions.create_subscription(
@@ -231,7 +237,7 @@ def subscription_page(
 
 
 @router.post("/{subscription_id}/cancel", response_class=HTMLResponse)
-async def cancel_form(
+def cancel_form(
     request: Request, session: DbSession, principal: CurrentPrincipal, subscription_id: PathId
 ) -> Response:
     try:
