@@ -24,10 +24,10 @@ def import_form(request: Request, principal: Writer) -> Response:
 
 
 @router.post("/catalog/import", response_class=HTMLResponse)
-async def import_upload(
+def import_upload(
     request: Request, session: DbSession, principal: Writer, file: Annotated[UploadFile, File()]
 ) -> Response:
-    data = await file.read(excel.MAX_FILE_BYTES + 1)
+    data = file.file.read(excel.MAX_FILE_BYTES + 1)  # a plain def: parsing and saving run in the thread pool
     report = excel.import_catalog(session, principal, data, file.filename or "")
     if not report.ok:
         keep_on_error(request)  # nothing was written but the audit of the rejected attempt

@@ -33,7 +33,7 @@ from jutong.catalog.snapshot import FIELD_LABELS, label_of
 from jutong.core.auth import Principal, Role, require_role
 from jutong.core.errors import AppError, Forbidden
 from jutong.registry import accounts, census
-from jutong.web.deps import CurrentPrincipal, DbSession
+from jutong.web.deps import CurrentPrincipal, DbSession, PostedForm
 from jutong.web.pages import redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -254,10 +254,9 @@ def item_row(request: Request, session: DbSession, principal: CurrentPrincipal, 
     )
 
 
-async def _save(
-    request: Request, session: Session, principal: Principal, resource: Resource | None
+def _save(
+    request: Request, session: Session, principal: Principal, resource: Resource | None, form: FormData
 ) -> Response:
-    form = await request.form()
     raw, rows, used, data, errors = _parse(form)
     if data is not None:
         try:
@@ -275,9 +274,11 @@ async def _save(
 
 
 @router.post("/catalog/resources/new", response_class=HTMLResponse)
-async def create_page(request: Request, session: DbSession, principal: CurrentPrincipal) -> Response:
+def create_page(
+    request: Request, session: DbSession, principal: CurrentPrincipal, form: PostedForm
+) -> Response:
     require_role(principal, *service.WRITE_ROLES, message="只有平台管理员和部门数据管理员可以编目资源")
-    return await _save(request, session, principal, None)
+    return _save(request, session, principal, None, form)
 
 
 # ---- lists ----------------------------------------------------------------------------------
@@ -416,18 +417,17 @@ def edit_page(
 
 
 @router.post("/catalog/resources/{resource_id}/edit", response_class=HTMLResponse)
-async def update_page(
-    resource_id: int, request: Request, session: DbSession, principal: CurrentPrincipal
+def update_page(
+    resource_id: int, request: Request, session: DbSession, principal: CurrentPrincipal, form: PostedForm
 ) -> Response:
     resource = service.load_resource(session, resource_id)
-    service.require_writer(principal, resource.department_id)  # refused (and audited) before reading the form
-    return await _save(request, session, principal, resource)
+    service.require_writer(principal, resource.department_id)  # refused (and audited) before saving
+    return _save(request, session, principal, resource, form)
 
 
-async def _act(
-    request: Request, session: Session, principal: Principal, resource_id: int, action: str
+def _act(
+    request: Request, session: Session, principal: Principal, resource_id: int, action: str, form: FormData
 ) -> Response:
-    form = await request.form()
     text = str(form.get("reason") or form.get("note") or "")
     try:
         if action == "submit":
@@ -451,38 +451,38 @@ async def _act(
 
 
 @router.post("/catalog/resources/{resource_id}/submit", response_class=HTMLResponse)
-async def submit_page(
-    resource_id: int, request: Request, session: DbSession, principal: CurrentPrincipal
+def submit_page(
+    resource_id: int, request: Request, session: DbSession, principal: CurrentPrincipal, form: PostedForm
 ) -> Response:
-    return await _act(request, session, principal, resource_id, "submit")
+    return _act(request, session, principal, resource_id, "submit", form)
 
 
 @router.post("/catalog/resources/{resource_id}/publish", response_class=HTMLResponse)
-async def publish_page(
-    resource_id: int, request: Request, session: DbSession, principal: CurrentPrincipal
+def publish_page(
+    resource_id: int, request: Request, session: DbSession, principal: CurrentPrincipal, form: PostedForm
 ) -> Response:
-    return await _act(request, session, principal, resource_id, "publish")
+    return _act(request, session, principal, resource_id, "publish", form)
 
 
 @router.post("/catalog/resources/{resource_id}/return", response_class=HTMLResponse)
-async def return_page(
-    resource_id: int, request: Request, session: DbSession, principal: CurrentPrincipal
+def return_page(
+    resource_id: int, request: Request, session: DbSession, principal: CurrentPrincipal, form: PostedForm
 ) -> Response:
-    return await _act(request, session, principal, resource_id, "return")
+    return _act(request, session, principal, resource_id, "return", form)
 
 
 @router.post("/catalog/resources/{resource_id}/withdraw", response_class=HTMLResponse)
-async def withdraw_page(
-    resource_id: int, request: Request, session: DbSession, principal: CurrentPrincipal
+def withdraw_page(
+    resource_id: int, request: Request, session: DbSession, principal: CurrentPrincipal, form: PostedForm
 ) -> Response:
-    return await _act(request, session, principal, resource_id, "withdraw")
+    return _act(request, session, principal, resource_id, "withdraw", form)
 
 
 @router.post("/catalog/resources/{resource_id}/review", response_class=HTMLResponse)
-async def reviewed_page(
-    resource_id: int, request: Request, session: DbSession, principal: CurrentPrincipal
+def reviewed_page(
+    resource_id: int, request: Request, session: DbSession, principal: CurrentPrincipal, form: PostedForm
 ) -> Response:
-    return await _act(request, session, principal, resource_id, "review")
+    return _act(request, session, principal, resource_id, "review", form)
 
 
 @router.get("/catalog/resources/{resource_id}/diff", response_class=HTMLResponse)

@@ -15,7 +15,6 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from jutong.catalog.models import Resource
@@ -24,7 +23,7 @@ from jutong.core.errors import AppError, Forbidden
 from jutong.exchange import subscriptions
 from jutong.registry.models import Department
 from jutong.sharing.models import Application, Grant, Subscription, SubscriptionKind, SubscriptionStatus
-from jutong.web.deps import CurrentPrincipal, DbSession, record_read
+from jutong.web.deps import CurrentPrincipal, DbSession, PostedForm, record_read
 from jutong.web.pages import redirect, render
 
 router = APIRouter(prefix="/sharing/subscriptions", include_in_schema=False)
@@ -161,14 +160,14 @@ def subscriptions_page(
 
 
 @router.post("", response_class=HTMLResponse)
-async def create_form(request: Request, session: DbSession, principal: CurrentPrincipal) -> Response:
-    form = await request.form()
+def create_form(
+    request: Request, session: DbSession, principal: CurrentPrincipal, form: PostedForm
+) -> Response:
     values = {
         name: _field(form, name)
         for name in ("grant_id", "kind", "url", "database_url", "table", "application_id")
     }
-    # the database work (and the check of a table-push target) off the event loop
-    return await run_in_threadpool(_create, request, session, principal, values)
+    return _create(request, session, principal, values)
 
 
 def _create(request: Request, session: Session, principal: Principal, values: dict[str, str]) -> Response:

@@ -138,13 +138,15 @@ def template(session: DbSession, principal: CurrentPrincipal) -> Response:
     summary="导入系统普查（.xlsx 或 .csv，全部通过校验才导入；否则 422 并逐格列出错误）",
     responses={422: {"description": "文件有误：detail.errors 为逐行逐列的错误报告，未导入任何数据"}},
 )
-async def import_file(
+def import_file(
     request: Request,
     session: DbSession,
     principal: CurrentPrincipal,
     file: Annotated[UploadFile, File(description="普查文件")],
 ) -> Response:
-    data = await file.read(census_io.MAX_FILE_BYTES + 1)
+    data = file.file.read(
+        census_io.MAX_FILE_BYTES + 1
+    )  # a plain def: parsing and saving run in the thread pool
     report = census_import.import_census(session, principal, data, file.filename or "")
     if not report.ok:
         keep_on_error(request)  # nothing was written but the audit of the rejected attempt

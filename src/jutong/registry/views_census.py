@@ -32,7 +32,7 @@ from jutong.registry.models import (
     SystemStatus,
     UsageScope,
 )
-from jutong.web.deps import CurrentPrincipal, DbSession, keep_on_error
+from jutong.web.deps import CurrentPrincipal, DbSession, PostedForm, keep_on_error
 from jutong.web.pages import redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -117,10 +117,12 @@ def systems_page(
 
 
 @router.post("/systems/import", response_class=HTMLResponse)
-async def import_page(
+def import_page(
     request: Request, session: DbSession, principal: CurrentPrincipal, file: Annotated[UploadFile, File()]
 ) -> Response:
-    data = await file.read(census_io.MAX_FILE_BYTES + 1)
+    data = file.file.read(
+        census_io.MAX_FILE_BYTES + 1
+    )  # a plain def: parsing and saving run in the thread pool
     report = census_import.import_census(session, principal, data, file.filename or "")
     if not report.ok:
         keep_on_error(request)  # nothing was written but the audit of the rejected attempt
@@ -201,8 +203,9 @@ def new_page(request: Request, session: DbSession, principal: CurrentPrincipal) 
 
 
 @router.post("/systems/new", response_class=HTMLResponse)
-async def create_page(request: Request, session: DbSession, principal: CurrentPrincipal) -> Response:
-    form = await request.form()
+def create_page(
+    request: Request, session: DbSession, principal: CurrentPrincipal, form: PostedForm
+) -> Response:
     values, raw, errors = _parse_form(form, _FORM_COLUMNS)
     department = _int_or_none(str(form.get("department_id") or ""))
     raw["department_id"] = str(department or "")
@@ -323,12 +326,11 @@ def edit_page(system_id: int, request: Request, session: DbSession, principal: C
 
 
 @router.post("/systems/{system_id}/edit", response_class=HTMLResponse)
-async def update_page(
-    system_id: int, request: Request, session: DbSession, principal: CurrentPrincipal
+def update_page(
+    system_id: int, request: Request, session: DbSession, principal: CurrentPrincipal, form: PostedForm
 ) -> Response:
     system = census.load_system(session, system_id)
-    census.require_writer(principal, system.department_id)  # refused (and audited) before reading the form
-    form = await request.form()
+    census.require_writer(principal, system.department_id)  # refused (and audited) before saving
     values, raw, errors = _parse_form(form, _FORM_COLUMNS)
     department = _int_or_none(str(form.get("department_id") or ""))
     raw["department_id"] = str(department or system.department_id)
@@ -350,12 +352,11 @@ async def update_page(
 
 
 @router.post("/systems/{system_id}/usage", response_class=HTMLResponse)
-async def usage_page(
-    system_id: int, request: Request, session: DbSession, principal: CurrentPrincipal
+def usage_page(
+    system_id: int, request: Request, session: DbSession, principal: CurrentPrincipal, form: PostedForm
 ) -> Response:
     system = census.load_system(session, system_id)
     census.require_writer(principal, system.department_id)
-    form = await request.form()
     values, raw, errors = _parse_form(form, USAGE_COLUMNS[1:])
     if errors:
         return _detail_page(

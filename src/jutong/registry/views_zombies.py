@@ -15,7 +15,7 @@ from jutong.core.errors import Conflict, NotFound, ValidationFailed
 from jutong.registry import zombies
 from jutong.registry.models import SystemStatus, ZombieDecision
 from jutong.registry.zombie_rules import RULE_LABELS, THRESHOLD_FIELDS
-from jutong.web.deps import CurrentPrincipal, DbSession
+from jutong.web.deps import CurrentPrincipal, DbSession, PostedForm
 from jutong.web.pages import redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -85,8 +85,9 @@ def _back(as_of: date | None, done: str) -> Response:
 
 
 @router.post("/zombies/thresholds", response_class=HTMLResponse)
-async def save_thresholds(request: Request, session: DbSession, principal: CurrentPrincipal) -> Response:
-    form = await request.form()
+def save_thresholds(
+    request: Request, session: DbSession, principal: CurrentPrincipal, form: PostedForm
+) -> Response:
     values = {name: str(form.get(name, "")).strip() for name in THRESHOLD_FIELDS if name in form}
     try:
         zombies.update_thresholds(session, principal, values)

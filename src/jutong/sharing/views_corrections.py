@@ -16,7 +16,7 @@ from jutong.core.errors import AppError, Forbidden
 from jutong.registry.models import Department
 from jutong.sharing import corrections
 from jutong.sharing.models import Correction, CorrectionStatus
-from jutong.web.deps import CurrentPrincipal, DbSession, record_read
+from jutong.web.deps import CurrentPrincipal, DbSession, PostedForm, record_read
 from jutong.web.pages import redirect, render
 
 router = APIRouter(prefix="/sharing/corrections", include_in_schema=False)
@@ -98,8 +98,9 @@ def corrections_page(
 
 
 @router.post("", response_class=HTMLResponse)
-async def report_form(request: Request, session: DbSession, principal: CurrentPrincipal) -> Response:
-    form = await request.form()
+def report_form(
+    request: Request, session: DbSession, principal: CurrentPrincipal, form: PostedForm
+) -> Response:
 
     def field(name: str) -> str:
         value = form.get(name)

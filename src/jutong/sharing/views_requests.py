@@ -28,7 +28,7 @@ from jutong.registry.models import Department
 from jutong.sharing import applications, calendar, grants, requests
 from jutong.sharing.grants import DELIVERIES
 from jutong.sharing.models import Grant, RequestStatus, ShareRequest
-from jutong.web.deps import CurrentPrincipal, DbSession, record_read
+from jutong.web.deps import CurrentPrincipal, DbSession, PostedForm, record_read
 from jutong.web.pages import redirect, render
 
 router = APIRouter(prefix="/sharing", include_in_schema=False)
@@ -174,10 +174,11 @@ def request_form(
 
 
 @router.post("/requests/new", response_class=HTMLResponse)
-async def submit_form(request: Request, session: DbSession, principal: CurrentPrincipal) -> Response:
+def submit_form(
+    request: Request, session: DbSession, principal: CurrentPrincipal, form: PostedForm
+) -> Response:
     if principal.role not in (Role.consumer, Role.steward):
         raise Forbidden("只有使用部门的用户或部门数据管理员可以提交共享申请", code="role_forbidden")
-    form = await request.form()
     raw_id = _field(form, "resource_id")
     resource_id = int(raw_id) if raw_id.isdigit() and len(raw_id) < 10 else 0
     resource = catalog_service.get_resource(session, principal, resource_id)
@@ -277,10 +278,9 @@ def request_page(
     return _detail(request, session, principal, req, flashes=[_DONE[done]] if done in _DONE else [])
 
 
-async def _answer(
-    request: Request, session: Session, principal: Principal, request_id: int, action: str
+def _answer(
+    request: Request, session: Session, principal: Principal, request_id: int, action: str, form: FormData
 ) -> Response:
-    form = await request.form()
     try:
         if action == "approve":
             masking = {
@@ -315,31 +315,31 @@ async def _answer(
 
 
 @router.post("/requests/{request_id}/approve", response_class=HTMLResponse)
-async def approve_form(
-    request: Request, session: DbSession, principal: CurrentPrincipal, request_id: PathId
+def approve_form(
+    request: Request, session: DbSession, principal: CurrentPrincipal, request_id: PathId, form: PostedForm
 ) -> Response:
-    return await _answer(request, session, principal, request_id, "approve")
+    return _answer(request, session, principal, request_id, "approve", form)
 
 
 @router.post("/requests/{request_id}/refuse", response_class=HTMLResponse)
-async def refuse_form(
-    request: Request, session: DbSession, principal: CurrentPrincipal, request_id: PathId
+def refuse_form(
+    request: Request, session: DbSession, principal: CurrentPrincipal, request_id: PathId, form: PostedForm
 ) -> Response:
-    return await _answer(request, session, principal, request_id, "refuse")
+    return _answer(request, session, principal, request_id, "refuse", form)
 
 
 @router.post("/requests/{request_id}/withdraw", response_class=HTMLResponse)
-async def withdraw_form(
-    request: Request, session: DbSession, principal: CurrentPrincipal, request_id: PathId
+def withdraw_form(
+    request: Request, session: DbSession, principal: CurrentPrincipal, request_id: PathId, form: PostedForm
 ) -> Response:
-    return await _answer(request, session, principal, request_id, "withdraw")
+    return _answer(request, session, principal, request_id, "withdraw", form)
 
 
 @router.post("/requests/{request_id}/coordinate", response_class=HTMLResponse)
-async def coordinate_form(
-    request: Request, session: DbSession, principal: CurrentPrincipal, request_id: PathId
+def coordinate_form(
+    request: Request, session: DbSession, principal: CurrentPrincipal, request_id: PathId, form: PostedForm
 ) -> Response:
-    return await _answer(request, session, principal, request_id, "coordinate")
+    return _answer(request, session, principal, request_id, "coordinate", form)
 
 
 # ---- grants --------------------------------------------------------------------------------
@@ -386,10 +386,9 @@ def grants_page(
 
 
 @router.post("/grants/{grant_id}/revoke", response_class=HTMLResponse)
-async def revoke_form(
-    request: Request, session: DbSession, principal: CurrentPrincipal, grant_id: PathId
+def revoke_form(
+    request: Request, session: DbSession, principal: CurrentPrincipal, grant_id: PathId, form: PostedForm
 ) -> Response:
-    form = await request.form()
     try:
         grants.revoke_grant(session, principal, grant_id, _field(form, "reason"))
     except AppError as exc:
@@ -437,10 +436,9 @@ def applications_page(
 
 
 @router.post("/applications", response_class=HTMLResponse)
-async def create_application_form(
-    request: Request, session: DbSession, principal: CurrentPrincipal
+def create_application_form(
+    request: Request, session: DbSession, principal: CurrentPrincipal, form: PostedForm
 ) -> Response:
-    form = await request.form()
     dept = _field(form, "department_id")
     try:
         applications.create_application(
@@ -458,10 +456,13 @@ async def create_application_form(
 
 
 @router.post("/applications/{application_id}/keys", response_class=HTMLResponse)
-async def issue_key_form(
-    request: Request, session: DbSession, principal: CurrentPrincipal, application_id: PathId
+def issue_key_form(
+    request: Request,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    application_id: PathId,
+    form: PostedForm,
 ) -> Response:
-    form = await request.form()
     try:
         issued = applications.issue_key(session, principal, application_id, _field(form, "name"))
     except AppError as exc:
@@ -473,7 +474,7 @@ async def issue_key_form(
 
 
 @router.post("/applications/{application_id}/retire", response_class=HTMLResponse)
-async def retire_form(
+def retire_form(
     request: Request, session: DbSession, principal: CurrentPrincipal, application_id: PathId
 ) -> Response:
     try:
@@ -486,7 +487,7 @@ async def retire_form(
 
 
 @router.post("/applications/{application_id}/keys/{api_key_id}/revoke", response_class=HTMLResponse)
-async def revoke_key_form(
+def revoke_key_form(
     request: Request,
     session: DbSession,
     principal: CurrentPrincipal,

@@ -20,6 +20,7 @@ from anyio.lowlevel import RunVar
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 
 from jutong.core import audit, db
 from jutong.core.auth import Principal, Role, require_role
@@ -257,6 +258,16 @@ def csrf_token(request: Request) -> str:
         token = new_csrf_token()
         request.session["csrf"] = token
     return str(token)
+
+
+async def posted_form(request: Request) -> FormData:
+    """The posted form, read on the event loop, so that the page handling it can be a plain ``def``:
+    FastAPI runs those in the thread pool, and a handler must never wait for the database on the loop
+    (every other request of the worker would wait with it, the commits that free its locks included)."""
+    return await request.form()
+
+
+PostedForm = Annotated[FormData, Depends(posted_form)]
 
 
 async def check_csrf(request: Request) -> None:
