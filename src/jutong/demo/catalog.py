@@ -110,7 +110,8 @@ REGISTRY: tuple[DemoResource, ...] = (
         "GA", POPULATION, "101001",
         "全市常住人口（户籍人口和居住半年以上的流动人口）的基础信息，是人口基础库的权威来源，"
         "供各部门办理涉及个人身份的业务时比对核验。",
-        "unconditional", "", "closed", "daily", "database", "达梦 DM8", "api",
+        "conditional", "仅限依法履行职责需要核验公民身份的部门使用，按所需信息项申请，身份证号和姓名脱敏提供",
+        "closed", "daily", "database", "达梦 DM8", "api",
         _items(
             "公民身份号码|DE0001|gmsfhm|key", "姓名|DE0002|xm", "性别代码|DE0003|xbdm", "民族代码|DE0004|mzdm",
             "出生日期|DE0005|csrq", "居住地址|DE0007|jzdz", "居住地行政区划代码|DE0011|jzdxzqh",
