@@ -83,6 +83,7 @@ def publish_population(engine: Engine) -> Resource:
                 "format_category": demo.format_category,
                 "format_type": demo.format_type,
                 "share_type": demo.share_type,
+                "share_condition": demo.share_condition,
                 "delivery": demo.delivery,
                 "open_type": demo.open_type,
                 "update_cycle": demo.update_cycle,
