@@ -202,5 +202,7 @@ def test_operator_seals_and_auditor_verifies_then_finds_tampering(
     assert broken["ok"] is False
     assert broken["problem"]["kind"] == "edited" and broken["problem"]["event_id"] == ev["failed"].id
     session.expire_all()
-    verified = session.scalars(select(AuditEvent).where(AuditEvent.action == "audit.verify")).all()
+    verified = session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "audit.verify").order_by(AuditEvent.id)
+    ).all()  # in the order they happened, not as the (updated, so moved) rows happen to lie
     assert [e.detail["ok"] for e in verified if e.detail] == [True, False]
