@@ -54,6 +54,9 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+WRITE_INTENT = "jutong_write_intent"  # execution option: this unit of work will write (see make_engine)
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
@@ -73,7 +76,12 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN")
+            # a transaction that reads and then writes (a data service call and its access record) must
+            # take the write lock at its start: SQLite refuses to upgrade a reader whose snapshot another
+            # writer has moved past ("database is locked", without waiting), while BEGIN IMMEDIATE waits
+            # its turn (busy timeout)
+            immediate = conn.get_execution_options().get(WRITE_INTENT)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
     return create_engine(url, pool_pre_ping=True)
