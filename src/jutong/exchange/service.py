@@ -86,34 +86,20 @@ class Access:
 
 
 # ---- the access check -------------------------------------------------------------------------------------
-def resolve_resource(session: Session, ref: str) -> Resource:
-    """A resource by its code (资源代码) or its number."""
+def _resource_and_data(session: Session, ref: str) -> tuple[Resource, ResourceData | None]:
+    """The resource, by its code (资源代码) or its number, with its data plane record in the same query."""
     if len(ref) > 64 or "\x00" in ref:
         raise NotFound("资源代码过长或含有非法字符，请使用资源代码或编号", code="resource_not_found")
-    resource = session.scalar(select(Resource).where(Resource.code == ref))
-    if resource is None and ref.isdigit() and len(ref) < 12:
-        resource = session.get(Resource, int(ref))
-    if resource is None:
+    joined = select(Resource, ResourceData).outerjoin(ResourceData, ResourceData.resource_id == Resource.id)
+    found = session.execute(joined.where(Resource.code == ref)).first()
+    if found is None and ref.isdigit() and len(ref) < 12:
+        found = session.execute(joined.where(Resource.id == int(ref))).first()
+    if found is None:
         raise NotFound(f"资源“{ref[:64]}”不存在，请使用资源代码或编号", code="resource_not_found")
-    return resource
-
-
-def _resource_and_data(session: Session, ref: str) -> tuple[Resource, ResourceData | None]:
-    """The resource with its data plane record, in one query for the usual reference, its code."""
-    found = session.execute(
-        select(Resource, ResourceData)
-        .outerjoin(ResourceData, ResourceData.resource_id == Resource.id)
-        .where(Resource.code == ref)
-    ).first()
-    if found is not None:
-        return found[0], found[1]
-    resource = resolve_resource(session, ref)
-    return resource, session.scalar(select(ResourceData).where(ResourceData.resource_id == resource.id))
+    return found[0], found[1]
 
 
 def open_access(session: Session, principal: Principal, ref: str) -> Access:
-    if len(ref) > 64 or "\x00" in ref:
-        raise NotFound("资源代码过长或含有非法字符，请使用资源代码或编号", code="resource_not_found")
     resource, data = _resource_and_data(session, ref)
     grant = live_grant(session, principal, resource.id)
     if data is None or data.data_version == 0:
