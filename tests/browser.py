@@ -13,9 +13,6 @@ one server (and one browser per module).
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +27,7 @@ from jutong.core.migrate import upgrade
 from jutong.demo.city import DemoCity
 from jutong.demo.load import load_demo
 from jutong.registry.models import InformationSystem
+from tests.servers import serving
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page
@@ -76,19 +74,10 @@ class DemoSite:
         return next(u.password for u in self.city.users if u.username == username)
 
 
-def _free_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
 @pytest.fixture(scope="session")
 def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoSite]:
     """One uvicorn server per test session on a committed demo database."""
     require_chromium()  # no browser, nothing to serve
-    import uvicorn
-
     from jutong.web.app import create_app
 
     path = tmp_path_factory.mktemp("browser-db") / "jutong.db"
@@ -99,25 +88,11 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoSite]:
         audit.seal_all(session)  # as `jutong demo` does
         session.commit()
 
-    sock = _free_socket()
-    host, port = sock.getsockname()
-    # the background sealer would use the platform's global engine, so it stays off here
-    server = uvicorn.Server(uvicorn.Config(create_app(seal_audit=False), log_level="warning", lifespan="on"))
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="browser-uvicorn", daemon=True
-    )
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn 未能在 30 秒内启动")
-        time.sleep(0.05)
     try:
-        yield DemoSite(url=f"http://{host}:{port}", engine=engine, city=report.city)
+        # the background sealer would use the platform's global engine, so it stays off here
+        with serving(create_app(seal_audit=False)) as url:
+            yield DemoSite(url=url, engine=engine, city=report.city)
     finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        sock.close()
         engine.dispose()
 
 

@@ -13,8 +13,6 @@ call had committed meanwhile.
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -39,6 +37,7 @@ from jutong.sharing import applications, grants
 from jutong.sharing.models import DataAccess
 from jutong.web import deps
 from tests.ingest.e2e_platform import POLICE_MAPPING, platform_database, publish_population
+from tests.servers import serving
 
 # all with the same key: on PostgreSQL more calls than the worker has threads; on SQLite, where writers take
 # turns, fewer than its connection pool (15), since a call waiting for the write lock holds a connection
@@ -67,26 +66,10 @@ def platform(
 
 @pytest.fixture
 def server(platform: Engine) -> Iterator[str]:
-    import uvicorn
-
     from jutong.web.app import create_app
 
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    host, port = sock.getsockname()
-    server = uvicorn.Server(uvicorn.Config(create_app(seal_audit=False), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn 未能启动"
-        time.sleep(0.05)
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        sock.close()
+    with serving(create_app(seal_audit=False)) as url:
+        yield url
 
 
 def granted_key(engine: Engine, resource_id: int) -> str:
