@@ -40,17 +40,15 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import httpx
-import psutil
 import psycopg
 from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
@@ -422,11 +420,6 @@ def bench_lookups(admin: str, args: argparse.Namespace, folder: Path) -> dict[st
     return results
 
 
-def server_rss(pid: int) -> int:
-    process = psutil.Process(pid)
-    return process.memory_info().rss + sum(c.memory_info().rss for c in process.children(recursive=True))
-
-
 def bench_export(admin: str, args: argparse.Namespace, folder: Path) -> list[dict[str, Any]]:
     results = []
     for rows in (args.export_rows // 10, args.export_rows):
@@ -451,42 +444,30 @@ def bench_export(admin: str, args: argparse.Namespace, folder: Path) -> list[dic
         command, env = jutong_server(url, port, 1, folder)
         with serving(command, env, base, "/healthz") as child:
             httpx.get(base + "/healthz")
-            idle = server_rss(child.pid)
-            peak = idle
-            done = threading.Event()
-
-            def sample(pid: int = child.pid, done: threading.Event = done) -> None:
-                nonlocal peak
-                while not done.is_set():
-                    with suppress(psutil.Error):
-                        peak = max(peak, server_rss(pid))
-                    time.sleep(0.05)
-
-            sampler = threading.Thread(target=sample, daemon=True)
-            sampler.start()
             began = time.perf_counter()
             size = lines = 0
-            with httpx.stream(
-                "GET",
-                f"{base}/api/v1/data/{quote(code, safe='')}/export?format=csv",
-                headers={"Authorization": f"Bearer {token}"},
-                timeout=600,
-            ) as response:
+            with (
+                ingest_bench.PeakRss(child.pid) as memory,
+                httpx.stream(
+                    "GET",
+                    f"{base}/api/v1/data/{quote(code, safe='')}/export?format=csv",
+                    headers={"Authorization": f"Bearer {token}"},
+                    timeout=600,
+                ) as response,
+            ):
                 response.raise_for_status()
                 for chunk in response.iter_bytes():
                     size += len(chunk)
                     lines += chunk.count(b"\n")
             seconds = time.perf_counter() - began
-            done.set()
-            sampler.join()
         if lines != rows + 1:
             raise SystemExit(f"导出行数不对：{lines - 1} ≠ {rows}")
         result = {
             "rows": rows,
             "seconds": seconds,
             "mb": size / 2**20,
-            "idle_mb": idle / 2**20,
-            "peak_mb": peak / 2**20,
+            "idle_mb": memory.start / 2**20,
+            "peak_mb": memory.peak / 2**20,
             "copy_s": baseline,
             "copy_mb": copied / 2**20,
         }

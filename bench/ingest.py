@@ -33,6 +33,7 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +108,36 @@ def prepare(url: str) -> str:
     return code
 
 
+def rss(pid: int) -> int:
+    """Resident memory of a process and all its children, in bytes."""
+    process = psutil.Process(pid)
+    return process.memory_info().rss + sum(c.memory_info().rss for c in process.children(recursive=True))
+
+
+class PeakRss:
+    """The highest ``rss(pid)`` seen while the block runs, sampled every 50 ms (``.start`` is the first)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.start = self.peak = rss(pid)
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._done.is_set():
+            with suppress(psutil.Error):  # the process may end between two samples
+                self.peak = max(self.peak, rss(self.pid))
+            time.sleep(0.05)
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+
 def run_cli(url: str, args: list[str]) -> tuple[dict[str, Any], float, float]:
     """Run ``jutong ingest`` as a child; returns its summary, wall seconds and peak RSS (MB)."""
     env = {**os.environ, "JUTONG_DATABASE_URL": url, "JUTONG_DATA_DIR": tempfile.gettempdir()}
@@ -115,32 +146,13 @@ def run_cli(url: str, args: list[str]) -> tuple[dict[str, Any], float, float]:
     child = subprocess.Popen(
         [jutong, "ingest", *args, "--format", "json"], env=env, stdout=subprocess.PIPE, text=True
     )
-    peak = 0
-    done = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        process = psutil.Process(child.pid)
-        while not done.is_set():
-            try:
-                rss = process.memory_info().rss + sum(
-                    c.memory_info().rss for c in process.children(recursive=True)
-                )
-                peak = max(peak, rss)
-            except psutil.Error:
-                pass
-            time.sleep(0.05)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    out, _ = child.communicate()
-    done.set()
-    sampler.join()
+    with PeakRss(child.pid) as memory:
+        out, _ = child.communicate()
     wall = time.perf_counter() - began
     summary = json.loads(out.strip().splitlines()[-1])
     if summary.get("status") != "succeeded":
         raise SystemExit(f"jutong ingest 失败：{summary}")
-    return summary, wall, peak / 2**20
+    return summary, wall, memory.peak / 2**20
 
 
 # ---- baselines ---------------------------------------------------------------------------------
