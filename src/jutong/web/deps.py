@@ -172,16 +172,12 @@ async def optional_principal(request: Request, session: DbSession) -> Principal 
     return principal
 
 
-# Routes whose every call writes after reading (the data services record each access): their unit of work
-# declares it before its first query (on SQLite it then takes the write lock at its start, see core.db).
-WRITING_ROUTES = ("/api/v1/data/",)
-
-
 def _resolve_principal(request: Request, session: Session) -> Principal | None:
     ip = client_ip(request)
     token = _bearer_token(request)
-    if str(request.scope["path"]).startswith(WRITING_ROUTES):
-        session.connection(execution_options={db.WRITE_INTENT: True})
+    # nearly every request writes after it reads (an audited read, a refusal, a data access record): on
+    # SQLite its transaction takes the write lock at its start (core.db), here off the event loop
+    session.connection(execution_options={db.WRITE_INTENT: True})
     if token:
         found = accounts.resolve_api_key(session, token)
         if found is None:
