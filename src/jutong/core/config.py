@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     session_max_age_seconds: int = Field(default=8 * 3600, description="登录会话有效期（秒）")
     audit_seal_interval_seconds: float = Field(default=5.0, description="审计日志封存批次的间隔（秒）")
     audit_seal_batch_size: int = Field(default=500, description="每个封存批次最多包含的事件数")
+    fast_lookups: bool = Field(
+        default=True, description="PostgreSQL 上按主键查询走快速通道（同样的校验与审计，更高吞吐）"
+    )
     job_interval_seconds: float = Field(default=2.0, description="后台任务（归集、定时拉取）轮询间隔（秒）")
     ingest_max_upload_bytes: int = Field(
         default=1024 * 1024 * 1024, description="页面和 API 上传数据文件的大小上限（字节）；命令行不受此限"

@@ -22,7 +22,8 @@ from jutong.web.deps import DbSession, roles
 
 router = APIRouter(prefix="/data", tags=["数据服务"])
 
-Caller = Annotated[Principal, Depends(roles(Role.consumer, Role.steward))]
+DATA_ROLES = (Role.consumer, Role.steward)  # who may call the data services (with a live grant)
+Caller = Annotated[Principal, Depends(roles(*DATA_ROLES))]
 Ref = Annotated[str, "资源代码或编号"]
 T = TypeVar("T")
 

@@ -28,7 +28,7 @@ from typing import Any, Literal, cast
 
 import polars as pl
 from cryptography.fernet import Fernet, InvalidToken
-from sqlalchemy import Table, insert, inspect, select, text
+from sqlalchemy import Connection, Table, insert, inspect, select, text
 from sqlalchemy.orm import Session
 
 from jutong.catalog.models import Resource
@@ -123,16 +123,33 @@ def open_access(session: Session, principal: Principal, ref: str) -> Access:
 def account(session: Session, access: Access, kind: AccessKind, rows: int, **detail: Any) -> None:
     """Count the rows against the daily quota, then record the access (DataAccess + audit event)."""
     grant = access.grant
-    if grant.daily_quota is not None:
-        used = used_today(session, grant)
-        if used + rows > grant.daily_quota:
-            raise Forbidden(
-                f"本次将返回 {rows} 条，超出授权 {grant.id} 今日剩余配额"
-                f"（{grant.daily_quota - used} 条），请缩小范围或申请提高配额",
-                code="grant_quota_exhausted",
-                detail={"grant_id": grant.id, "daily_quota": grant.daily_quota, "used": used},
-            )
-    principal = access.principal
+    check_quota(grant, 0 if grant.daily_quota is None else used_today(session, grant), rows)
+    record_accesses(session.connection(), access.dialect, [access_record(access, kind, rows, **detail)])
+
+
+def check_quota(grant: Grant, used: int, rows: int) -> None:
+    """Forbidden when ``rows`` more rows would pass the grant's daily quota (``used`` so far today)."""
+    if grant.daily_quota is not None and used + rows > grant.daily_quota:
+        raise Forbidden(
+            f"本次将返回 {rows} 条，超出授权 {grant.id} 今日剩余配额"
+            f"（{grant.daily_quota - used} 条），请缩小范围或申请提高配额",
+            code="grant_quota_exhausted",
+            detail={"grant_id": grant.id, "daily_quota": grant.daily_quota, "used": used},
+        )
+
+
+@dataclass(frozen=True)
+class AccessRecord:
+    """What one data access writes: its rows against the grant's quota, its DataAccess row, its audit event."""
+
+    grant_id: int
+    rows: int
+    access: dict[str, Any]
+    event: dict[str, Any]
+
+
+def access_record(access: Access, kind: AccessKind, rows: int, **detail: Any) -> AccessRecord:
+    grant, principal = access.grant, access.principal
     event = audit.event_values(
         principal,
         f"data.{kind.value}",
@@ -150,25 +167,44 @@ def account(session: Session, access: Access, kind: AccessKind, rows: int, **det
             **detail,
         },
     )
-    usage = usage_upsert(access.dialect, grant.id, rows)
-    recorded = insert(cast(Table, DataAccess.__table__)).values(
-        grant_id=grant.id,
-        resource_id=access.resource.id,
-        provider_department_id=access.resource.department_id,
-        consumer_department_id=grant.consumer_department_id,
-        application_id=principal.application_id,
-        kind=kind.value,
-        rows=rows,
-        items=list(access.columns),
+    recorded = {
+        "grant_id": grant.id,
+        "resource_id": access.resource.id,
+        "provider_department_id": access.resource.department_id,
+        "consumer_department_id": grant.consumer_department_id,
+        "application_id": principal.application_id,
+        "kind": kind.value,
+        "rows": rows,
+        "items": list(access.columns),
+    }
+    return AccessRecord(grant.id, rows, recorded, event)
+
+
+def record_accesses(connection: Connection, dialect: str, records: Sequence[AccessRecord]) -> None:
+    """Write accesses: each grant's usage today (one upsert per grant), the DataAccess rows and the audit
+    events."""
+    usage: dict[int, list[int]] = {}
+    for record in records:
+        counted = usage.setdefault(record.grant_id, [0, 0])
+        counted[0] += record.rows
+        counted[1] += 1
+    upserts = [usage_upsert(dialect, grant_id, rows, calls) for grant_id, (rows, calls) in usage.items()]
+    accesses, events = (
+        insert(cast(Table, DataAccess.__table__)),
+        insert(cast(Table, audit.AuditEvent.__table__)),
     )
-    event_insert = insert(cast(Table, audit.AuditEvent.__table__)).values(**event)
-    connection = session.connection()
-    if access.dialect == "postgresql":
-        # the day's usage, the access and its audit event in one round trip (this runs on every call)
-        connection.execute(event_insert.add_cte(usage.cte("usage"), recorded.cte("access")))
-    else:
-        for statement in (usage, recorded, event_insert):
-            connection.execute(statement)
+    if dialect == "postgresql" and len(records) == 1:
+        # one call (the general path): its usage, access and event in one round trip
+        one = events.values(records[0].event)
+        connection.execute(
+            one.add_cte(upserts[0].cte("usage"), accesses.values(records[0].access).cte("access"))
+        )
+        return
+    for upsert in upserts:
+        connection.execute(upsert)
+    # many calls (the lookups' fast path commits them together): statements compiled once, rows sent in bulk
+    connection.execute(accesses, [r.access for r in records])
+    connection.execute(events, [r.event for r in records])
 
 
 # ---- values -----------------------------------------------------------------------------------------------
@@ -230,7 +266,7 @@ def convert(access: Access, column: str, value: Any) -> Any:
     return raw
 
 
-def _key_params(access: Access, key: Sequence[Any]) -> dict[str, Any]:
+def key_params(access: Access, key: Sequence[Any]) -> dict[str, Any]:
     if len(key) != len(access.keys):
         raise ValidationFailed(
             f"该资源的主键由 {len(access.keys)} 个信息项组成，请按顺序提供 {len(access.keys)} 个值",
@@ -259,7 +295,7 @@ def _select_list(names: Sequence[str]) -> str:
 def lookup(session: Session, principal: Principal, ref: str, key: Sequence[Any]) -> dict[str, Any]:
     """按主键查询: the granted, masked record, or ``found: false``."""
     access = open_access(session, principal, ref)
-    params = _key_params(access, key)
+    params = key_params(access, key)
     row = session.execute(
         text(f"SELECT {_select_list(access.columns)} FROM {access.table} WHERE {_key_where(access)}"), params
     ).first()
@@ -298,7 +334,7 @@ def verify(
     for column, value in values.items():
         if value is not None and len(str(value)) > MAX_VALUE_CHARS:
             raise _bad_value(column, value, f"长度超过 {MAX_VALUE_CHARS} 个字符")
-    params = _key_params(access, key)
+    params = key_params(access, key)
     names = list(values)
     row = session.execute(
         text(f"SELECT {_select_list(names)} FROM {access.table} WHERE {_key_where(access)}"), params
@@ -412,7 +448,7 @@ def query(
     params: dict[str, Any] = {}
     clauses = _filter_sql(access, filters, params)
     if cursor:
-        params.update(_key_params(access, open_cursor(access, cursor, filters)))
+        params.update(key_params(access, open_cursor(access, cursor, filters)))
         clauses.append(_key_where(access, ">"))
     names = list(
         dict.fromkeys([*access.columns, *access.keys])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -402,8 +402,14 @@ def revoke_api_key(session: Session, actor: Principal, api_key_id: int) -> ApiKe
 KEY_USE_RESOLUTION = timedelta(minutes=1)
 
 
-def resolve_api_key(session: Session, token: str) -> tuple[User, ApiKey] | None:
-    """The user behind a live key, or None for unknown, wrong or revoked keys."""
+def key_use_due(last_used_at: datetime | None, now: datetime) -> bool:
+    """Whether a key last used at ``last_used_at`` should have its use noted again (kept to the minute)."""
+    return last_used_at is None or now - last_used_at >= KEY_USE_RESOLUTION
+
+
+def resolve_api_key(session: Session, token: str, *, note_use: bool = True) -> tuple[User, ApiKey] | None:
+    """The user behind a live key, or None for unknown, wrong or revoked keys. With ``note_use`` the
+    key's last use is written (to the minute)."""
     key_id = parse_api_key_id(token)
     if key_id is None:
         return None
@@ -418,7 +424,7 @@ def resolve_api_key(session: Session, token: str) -> tuple[User, ApiKey] | None:
     now = utcnow()
     # to the minute: writing it on every call would make the key's row the lock every concurrent call
     # of one application queues on until its commit
-    if key.last_used_at is None or now - key.last_used_at >= KEY_USE_RESOLUTION:
+    if note_use and key_use_due(key.last_used_at, now):
         if session.get_bind().dialect.name == "postgresql":
             # and never waiting: a call that finds the row locked by another call noting the same use
             # goes on without noting it

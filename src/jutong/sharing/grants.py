@@ -175,16 +175,17 @@ def used_today(session: Session, grant: Grant, day: date | None = None) -> int:
     return int(used or 0)
 
 
-def usage_upsert(dialect: str, grant_id: int, rows: int) -> Insert:
-    """The statement adding one call of ``rows`` rows to the grant's usage today, in one of its slots."""
+def usage_upsert(dialect: str, grant_id: int, rows: int, calls: int = 1) -> Insert:
+    """The statement adding ``calls`` calls of ``rows`` rows in all to the grant's usage today, in one
+    of its slots."""
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     table = cast(Table, GrantUsage.__table__)
     stmt = insert(table).values(
-        grant_id=grant_id, day=clock.today(), slot=random.randrange(USAGE_SLOTS), rows=rows, calls=1
+        grant_id=grant_id, day=clock.today(), slot=random.randrange(USAGE_SLOTS), rows=rows, calls=calls
     )
     return stmt.on_conflict_do_update(
         index_elements=["grant_id", "day", "slot"],
-        set_={"rows": table.c.rows + rows, "calls": table.c.calls + 1},
+        set_={"rows": table.c.rows + rows, "calls": table.c.calls + calls},
     )
 
 

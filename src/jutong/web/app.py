@@ -22,6 +22,7 @@ from jutong import __version__
 from jutong.core import audit, db, jobs
 from jutong.core.config import get_settings
 from jutong.core.errors import AppError, Forbidden, NotAuthenticated
+from jutong.exchange.fast_lookup import FastLookupMiddleware, FastLookups
 from jutong.web import deps, pages
 
 log = logging.getLogger("jutong")
@@ -205,10 +206,21 @@ class AuditSealer:
                 log.exception("audit sealing failed")
 
 
-def create_app(*, seal_audit: bool = True) -> FastAPI:
+def _fast_lookups(enabled: bool | None) -> FastLookups | None:
+    """The lookups' fast path, on PostgreSQL unless switched off (``JUTONG_FAST_LOOKUPS=false``)."""
+    if not (get_settings().fast_lookups if enabled is None else enabled):
+        return None
+    engine = db.get_engine()
+    if engine.dialect.name != "postgresql":
+        return None
+    return FastLookups(engine, lambda: deps.session_factory())
+
+
+def create_app(*, seal_audit: bool = True, fast_lookups: bool | None = None) -> FastAPI:
     from jutong.ingest import service as _ingest_jobs  # noqa: F401  (registers its background jobs)
 
     settings = get_settings()
+    fast = _fast_lookups(fast_lookups)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -217,7 +229,11 @@ def create_app(*, seal_audit: bool = True) -> FastAPI:
         if seal_audit:
             sealer.start()
             worker.start()
+        if fast is not None:
+            await fast.open()
         yield
+        if fast is not None:
+            await fast.close()
         if seal_audit:
             worker.stop()
             sealer.stop()
@@ -241,6 +257,10 @@ def create_app(*, seal_audit: bool = True) -> FastAPI:
     )
     # added last, so it runs outside the session middleware and inside the server-error handler
     app.add_middleware(deps.UnitOfWorkMiddleware)
+    if fast is not None:
+        # outside the unit of work and the session: the lookups it answers need neither
+        app.add_middleware(FastLookupMiddleware, lookups=fast)
+    app.state.fast_lookups = fast
     _install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
 

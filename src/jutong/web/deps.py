@@ -20,13 +20,14 @@ from anyio.lowlevel import RunVar
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, Headers
 
 from jutong.core import audit, db
 from jutong.core.auth import Principal, Role, require_role
 from jutong.core.errors import Forbidden, NotAuthenticated
 from jutong.core.security import new_csrf_token, tokens_match
 from jutong.registry import accounts
+from jutong.registry.models import ApiKey
 from jutong.sharing.models import Application
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -153,11 +154,12 @@ async def get_db(request: Request) -> Session:
 DbSession = Annotated[Session, Depends(get_db)]
 
 
-def _bearer_token(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
+def bearer_token(headers: Headers) -> str | None:
+    """The API key of a request: ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``."""
+    header = headers.get("authorization", "")
     if header.lower().startswith("bearer "):
         return header[7:].strip()
-    return request.headers.get("x-api-key")
+    return headers.get("x-api-key")
 
 
 async def optional_principal(request: Request, session: DbSession) -> Principal | None:
@@ -174,25 +176,13 @@ async def optional_principal(request: Request, session: DbSession) -> Principal 
 
 def _resolve_principal(request: Request, session: Session) -> Principal | None:
     ip = client_ip(request)
-    token = _bearer_token(request)
+    token = bearer_token(request.headers)
     # nearly every request writes after it reads (an audited read, a refusal, a data access record): on
     # SQLite its transaction takes the write lock at its start (core.db), here off the event loop
     session.connection(execution_options={db.WRITE_INTENT: True})
     if token:
-        found = accounts.resolve_api_key(session, token)
-        if found is None:
-            raise NotAuthenticated("API 密钥无效、已吊销或已停用", code="api_key_invalid")
-        user, key = found
-        principal = accounts.principal_for(user, via="api_key", ip=ip, api_key_id=key.id)
-        if key.application_id is not None:
-            application = session.get(Application, key.application_id)
-            if application is None or application.retired_at is not None:
-                # retiring revokes the keys too; this holds even for a key that was missed
-                raise NotAuthenticated("API 密钥无效、已吊销或已停用", code="api_key_invalid")
-            # it acts for its application's department, whatever became of the person who issued it
-            principal = replace(
-                principal, application_id=application.id, department_id=application.department_id
-            )
+        principal, application, _key = api_key_principal(session, token, ip)
+        if application is not None:
             request.state.principal = principal  # the refusal below names the application's key
             check_application_scope(request, application)
     else:
@@ -210,6 +200,27 @@ def _resolve_principal(request: Request, session: Session) -> Principal | None:
         principal = accounts.principal_for(session_user, via="session", ip=ip)
     request.state.principal = principal  # known before any refusal, so the audit names who was refused
     return principal
+
+
+def api_key_principal(
+    session: Session, token: str, ip: str | None, *, note_use: bool = True
+) -> tuple[Principal, Application | None, ApiKey]:
+    """Who calls with this API key: its user, or its application acting for the application's department.
+    NotAuthenticated for an unknown, wrong, revoked or deactivated key, or one of a retired application."""
+    found = accounts.resolve_api_key(session, token, note_use=note_use)
+    if found is None:
+        raise NotAuthenticated("API 密钥无效、已吊销或已停用", code="api_key_invalid")
+    user, key = found
+    principal = accounts.principal_for(user, via="api_key", ip=ip, api_key_id=key.id)
+    if key.application_id is None:
+        return principal, None, key
+    application = session.get(Application, key.application_id)
+    if application is None or application.retired_at is not None:
+        # retiring revokes the keys too; this holds even for a key that was missed
+        raise NotAuthenticated("API 密钥无效、已吊销或已停用", code="api_key_invalid")
+    # it acts for its application's department, whatever became of the person who issued it
+    principal = replace(principal, application_id=application.id, department_id=application.department_id)
+    return principal, application, key
 
 
 # What an application's key may call (应用密钥的调用范围): the data services, its department's
