@@ -33,7 +33,7 @@ import logging
 import queue
 import threading
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
 from urllib.parse import parse_qsl
@@ -316,13 +316,14 @@ class FastLookups:
         quota = access.grant.daily_quota
         if quota is not None and used >= quota:
             return None  # refused there: the quota is used up
-        caller = replace(access, principal=replace(access.principal, ip=ip))
         record = None
         if found:
-            record = caller.mask(
-                {c: service.jsonable(v) for c, v in zip(caller.columns, row[4:], strict=True)}
+            record = access.mask(
+                {c: service.jsonable(v) for c, v in zip(access.columns, row[4:], strict=True)}
             )
-        await self.recorder.record(service.access_record(caller, AccessKind.lookup, int(found), found=found))
+        await self.recorder.record(
+            service.access_record(access, AccessKind.lookup, int(found), ip=ip, found=found)
+        )
         answer = {"found": found, "record": record, "data_version": data_version}
         return json.dumps(answer, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
 

@@ -148,11 +148,15 @@ class AccessRecord:
     event: dict[str, Any]
 
 
-def access_record(access: Access, kind: AccessKind, rows: int, **detail: Any) -> AccessRecord:
+def access_record(
+    access: Access, kind: AccessKind, rows: int, *, ip: str | None = None, **detail: Any
+) -> AccessRecord:
+    """The record of one access (``ip``: the caller's address, if not the principal's)."""
     grant, principal = access.grant, access.principal
     event = audit.event_values(
         principal,
         f"data.{kind.value}",
+        ip=ip,
         summary=f"{kind.label}资源“{access.resource.name}”，{rows} 条",
         object_type="resource",
         object_id=access.resource.id,
