@@ -8,6 +8,9 @@ caller's transaction, which the request boundary commits before the first byte o
 Items outside the grant are never selected, so they cannot leak through any format, error or feed; filters
 may only name granted items and every value is a bound parameter. Cursors are sealed (Fernet), so a cursor
 carries the last key without showing it (the key may itself be an item the consumer may not read).
+
+Key lookups with an API key on PostgreSQL are answered by ``exchange.fast_lookup``, which keeps this module's
+decision (``open_access``) per key and resource and writes this module's records (``access_record``).
 """
 
 from __future__ import annotations
