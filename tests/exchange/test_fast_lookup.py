@@ -288,10 +288,10 @@ def test_a_failed_record_is_never_answered_by_the_fast_path(setup: Setup) -> Non
     record there, never without one."""
     warmed(setup)
 
-    def broken() -> Session:
+    def broken(records: list[Any]) -> None:
         raise RuntimeError("数据库不可用")
 
-    setup.lookups.recorder._session_factory = broken
+    setup.lookups.recorder._write = broken  # type: ignore[method-assign]
     before = len(accesses(setup.engine))
     served = setup.lookups.served
     answer = setup.get(setup.keys[2])

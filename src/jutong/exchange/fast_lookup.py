@@ -41,7 +41,7 @@ from urllib.parse import parse_qsl
 import anyio.to_thread
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import Table
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from starlette.datastructures import Headers
 
 from jutong.catalog.models import Resource
@@ -149,8 +149,9 @@ def lookup_target(scope: Scope) -> tuple[str, str, list[str]] | None:
 class Recorder:
     """Commits access records of concurrent calls together, in a thread of its own (group commit)."""
 
-    def __init__(self, session_factory: Callable[[], Any]) -> None:
-        self._session_factory = session_factory
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._connection: Connection | None = None  # kept between batches: no checkout and ping each time
         self._queue: queue.SimpleQueue[tuple[service.AccessRecord, asyncio.Future[None]] | None] = (
             queue.SimpleQueue()
         )
@@ -163,6 +164,8 @@ class Recorder:
     def stop(self) -> None:
         self._queue.put(None)
         self._thread.join(timeout=10)
+        if self._connection is not None:
+            self._connection.close()
 
     async def record(self, record: service.AccessRecord) -> None:
         """Returns once ``record`` is committed; raises what the commit raised."""
@@ -191,18 +194,25 @@ class Recorder:
     def _commit(self, batch: Sequence[tuple[service.AccessRecord, asyncio.Future[None]]]) -> None:
         error: BaseException | None = None
         try:
-            with self._session_factory() as session:
-                service.record_accesses(session.connection(), "postgresql", [r for r, _ in batch])
-                session.commit()
+            self._write([r for r, _ in batch])
             self.commits += 1
         except Exception as exc:  # each waiting call hears of it and is delegated, nothing is answered
             log.exception("快速通道：访问记录写入失败")
             error = exc
+            if self._connection is not None:
+                self._connection.invalidate()  # the next batch starts on a new connection
+                self._connection = None
         by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
         for _, done in batch:
             by_loop.setdefault(done.get_loop(), []).append(done)
         for loop, futures in by_loop.items():
             loop.call_soon_threadsafe(_settle, futures, error)
+
+    def _write(self, records: list[service.AccessRecord]) -> None:
+        if self._connection is None:
+            self._connection = self._engine.connect()
+        with self._connection.begin():
+            service.record_accesses(self._connection, "postgresql", records)
 
 
 def _settle(futures: list[asyncio.Future[None]], error: BaseException | None) -> None:
@@ -229,7 +239,7 @@ class FastLookups:
             kwargs={"autocommit": True, "prepare_threshold": 0},
             name="jutong-fast-lookups",
         )
-        self.recorder = Recorder(session_factory)
+        self.recorder = Recorder(engine)
         self._plans: dict[tuple[bytes, str], Plan] = {}
         self._planning: dict[tuple[bytes, str], asyncio.Future[Plan | None]] = {}
         self.enabled = True
