@@ -21,22 +21,20 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import Engine, func, select, text
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from jutong.catalog.models import Resource
 from jutong.cli.main import app as cli
-from jutong.core import clock, db
+from jutong.core import clock
 from jutong.core.auth import CLI_PRINCIPAL, Role
-from jutong.core.config import get_settings
 from jutong.demo import datagen
 from jutong.demo.datagen import DataOptions
 from jutong.ingest.models import ResourceData
 from jutong.registry import accounts
 from jutong.sharing import applications, grants
 from jutong.sharing.models import DataAccess
-from jutong.web import deps
-from tests.ingest.e2e_platform import POLICE_MAPPING, platform_database, publish_population
+from tests.ingest.e2e_platform import POLICE_MAPPING, platform_in_use, publish_population
 from tests.servers import serving
 
 # all with the same key: on PostgreSQL more calls than the worker has threads; on SQLite, where writers take
@@ -49,19 +47,8 @@ PEOPLE = 60
 def platform(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Engine]:
-    with platform_database(request.param, tmp_path, "concurrent") as url:
-        monkeypatch.setenv("JUTONG_DATABASE_URL", url)
-        get_settings.cache_clear()
-        engine = db.make_engine(url)
-        factory = sessionmaker(bind=engine, expire_on_commit=False)
-        monkeypatch.setattr(db, "_engine", engine)
-        monkeypatch.setattr(db, "_session_factory", factory)
-        monkeypatch.setattr(deps, "session_factory", factory)
-        try:
-            yield engine
-        finally:
-            engine.dispose()
-            get_settings.cache_clear()
+    with platform_in_use(request.param, tmp_path, "concurrent", monkeypatch) as engine:
+        yield engine
 
 
 @pytest.fixture

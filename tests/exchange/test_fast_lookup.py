@@ -16,14 +16,13 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import Engine, select, text
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from jutong.catalog.models import Resource
 from jutong.cli.main import app as cli
 from jutong.core import audit, clock, db
 from jutong.core.auth import CLI_PRINCIPAL, Role
-from jutong.core.config import get_settings
 from jutong.demo import datagen
 from jutong.demo.datagen import DataOptions
 from jutong.exchange.fast_lookup import FastLookups
@@ -32,8 +31,7 @@ from jutong.registry import accounts
 from jutong.registry.models import ApiKey
 from jutong.sharing import applications, grants
 from jutong.sharing.models import DataAccess, Grant
-from jutong.web import deps
-from tests.ingest.e2e_platform import POLICE_MAPPING, platform_database, publish_population
+from tests.ingest.e2e_platform import POLICE_MAPPING, platform_in_use, publish_population
 from tests.servers import serving
 
 PEOPLE = 30
@@ -62,57 +60,44 @@ class Setup:
 
 @pytest.fixture
 def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Setup]:
-    with platform_database("postgresql", tmp_path, "fastpath") as url:
-        monkeypatch.setenv("JUTONG_DATABASE_URL", url)
-        get_settings.cache_clear()
-        engine = db.make_engine(url)
-        factory = sessionmaker(bind=engine, expire_on_commit=False)
-        monkeypatch.setattr(db, "_engine", engine)
-        monkeypatch.setattr(db, "_session_factory", factory)
-        monkeypatch.setattr(deps, "session_factory", factory)
-        try:
-            resource = publish_population(engine)
-            people = tmp_path / "人口.csv"
-            datagen.generate(people, DataOptions(rows=PEOPLE, bad_share=0.0, fixable_share=0.0))
-            loaded = CliRunner().invoke(
-                cli, ["ingest", resource.code, str(people), "--mapping", POLICE_MAPPING]
+    with platform_in_use("postgresql", tmp_path, "fastpath", monkeypatch) as engine:
+        resource = publish_population(engine)
+        people = tmp_path / "人口.csv"
+        datagen.generate(people, DataOptions(rows=PEOPLE, bad_share=0.0, fixable_share=0.0))
+        loaded = CliRunner().invoke(cli, ["ingest", resource.code, str(people), "--mapping", POLICE_MAPPING])
+        assert loaded.exit_code == 0, loaded.output
+        with Session(engine, expire_on_commit=False) as session:
+            accounts.upsert_department(session, "RS", "市人力资源和社会保障局", "341000")
+            owner = accounts.create_user(
+                session,
+                username="rs_owner",
+                password="fastpath-1",
+                role=Role.consumer,
+                department_code="RS",
             )
-            assert loaded.exit_code == 0, loaded.output
-            with Session(engine, expire_on_commit=False) as session:
-                accounts.upsert_department(session, "RS", "市人力资源和社会保障局", "341000")
-                owner = accounts.create_user(
-                    session,
-                    username="rs_owner",
-                    password="fastpath-1",
-                    role=Role.consumer,
-                    department_code="RS",
-                )
-                principal = accounts.principal_for(owner, via="session")
-                application = applications.create_application(session, principal, name="社保待遇认证系统")
-                issued = applications.issue_key(session, principal, application.id, "快速通道")
-                today = clock.today()
-                grant = grants.create_grant(
-                    session, CLI_PRINCIPAL, request=None, resource=session.get_one(Resource, resource.id),
-                    consumer_department_id=owner.department_id, items=["gmsfhm", "xm", "csrq"],
-                    masking={"gmsfhm": "id_number", "xm": "name"}, application_ids=[application.id],
-                    purpose="社会保险待遇资格认证", delivery="api", starts_on=today - timedelta(days=1),
-                    expires_on=today + timedelta(days=30), daily_quota=None,
-                )  # fmt: skip
-                table = session.scalars(select(ResourceData.table_name)).one()
-                keys = [str(r[0]) for r in session.execute(text(f'SELECT gmsfhm FROM "{table}" ORDER BY 1'))]
-                session.commit()
-            from jutong.web.app import create_app
+            principal = accounts.principal_for(owner, via="session")
+            application = applications.create_application(session, principal, name="社保待遇认证系统")
+            issued = applications.issue_key(session, principal, application.id, "快速通道")
+            today = clock.today()
+            grant = grants.create_grant(
+                session, CLI_PRINCIPAL, request=None, resource=session.get_one(Resource, resource.id),
+                consumer_department_id=owner.department_id, items=["gmsfhm", "xm", "csrq"],
+                masking={"gmsfhm": "id_number", "xm": "name"}, application_ids=[application.id],
+                purpose="社会保险待遇资格认证", delivery="api", starts_on=today - timedelta(days=1),
+                expires_on=today + timedelta(days=30), daily_quota=None,
+            )  # fmt: skip
+            table = session.scalars(select(ResourceData.table_name)).one()
+            keys = [str(r[0]) for r in session.execute(text(f'SELECT gmsfhm FROM "{table}" ORDER BY 1'))]
+            session.commit()
+        from jutong.web.app import create_app
 
-            app = create_app(seal_audit=False)
-            assert app.state.fast_lookups is not None  # PostgreSQL: on by default
-            with serving(app) as base:
-                yield Setup(
-                    engine, base, app.state.fast_lookups, resource, issued.token, application.id, owner.id,
-                    grant.id, keys,
-                )  # fmt: skip
-        finally:
-            engine.dispose()
-            get_settings.cache_clear()
+        app = create_app(seal_audit=False)
+        assert app.state.fast_lookups is not None  # PostgreSQL: on by default
+        with serving(app) as base:
+            yield Setup(
+                engine, base, app.state.fast_lookups, resource, issued.token, application.id, owner.id,
+                grant.id, keys,
+            )  # fmt: skip
 
 
 def warmed(setup: Setup) -> None:

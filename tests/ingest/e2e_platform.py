@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Engine, inspect, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from jutong.catalog import service as catalog_service
 from jutong.catalog import workflow
@@ -50,6 +50,29 @@ def platform_database(backend: str, folder: Path, purpose: str) -> Iterator[str]
         yield url
     finally:
         drop_postgres_database(admin, make_url(url).database)
+
+
+@contextmanager
+def platform_in_use(backend: str, folder: Path, purpose: str, monkeypatch: Any) -> Iterator[Engine]:
+    """A prepared platform database that the app, the command line and background work all use, as in
+    production (settings, engine and both session factories point at it), until the block ends."""
+    from jutong.core import db
+    from jutong.core.config import get_settings
+    from jutong.web import deps
+
+    with platform_database(backend, folder, purpose) as url:
+        monkeypatch.setenv("JUTONG_DATABASE_URL", url)
+        get_settings.cache_clear()
+        engine = make_engine(url)
+        factory = sessionmaker(bind=engine, expire_on_commit=False)
+        monkeypatch.setattr(db, "_engine", engine)
+        monkeypatch.setattr(db, "_session_factory", factory)
+        monkeypatch.setattr(deps, "session_factory", factory)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+            get_settings.cache_clear()
 
 
 def prepare(url: str) -> None:
