@@ -141,8 +141,8 @@ def event_values(
     actor_name: str | None = None,
     ip: str | None = None,
 ) -> dict[str, Any]:
-    """The columns of one event (``record`` adds it to the session; the data services insert it
-    with their access record in one statement)."""
+    """The columns of one event (``record`` adds it to the session; the data services insert it with
+    their access record, ``exchange.service.record_accesses``)."""
     return {
         "occurred_at": utcnow(),
         "actor_id": principal.user_id if principal else None,
